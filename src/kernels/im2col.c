@@ -1,0 +1,69 @@
+/* im2col / col2im for stride-1 convolutions with zero padding, over a chunk of images. */
+#include <string.h>
+
+#include "kernels.h"
+
+/* col is (C*K*K, nb*Ho*Wo): row r = (c*K + ky)*K + kx, column j = b*Ho*Wo + oy*Wo + ox. Rows are
+ * filled one at a time so that the inner loop is a contiguous copy of an input row segment. */
+void svdd__im2col(float *col, const float *inp, int nb, int C, int H, int W, int K, int P, int Ho, int Wo) {
+    const size_t S = (size_t)Ho * Wo, N = (size_t)nb * S;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * N;
+                /* valid output columns: 0 <= ox + kx - P < W */
+                int x0 = P - kx > 0 ? P - kx : 0;
+                int x1 = W + P - kx < Wo ? W + P - kx : Wo;
+                for (int b = 0; b < nb; b++) {
+                    const float *img = inp + ((size_t)b * C + c) * H * W;
+                    float *dst = row + (size_t)b * S;
+                    for (int oy = 0; oy < Ho; oy++) {
+                        int y = oy + ky - P;
+                        float *d = dst + (size_t)oy * Wo;
+                        if (y < 0 || y >= H || x0 >= x1) {
+                            memset(d, 0, sizeof(float) * (size_t)Wo);
+                            continue;
+                        }
+                        for (int ox = 0; ox < x0; ox++) d[ox] = 0.0f;
+                        memcpy(d + x0, img + (size_t)y * W + (x0 + kx - P), sizeof(float) * (size_t)(x1 - x0));
+                        for (int ox = x1; ox < Wo; ox++) d[ox] = 0.0f;
+                    }
+                }
+            }
+}
+
+void svdd__col2im(float *inp, const float *col, int nb, int C, int H, int W, int K, int P, int Ho, int Wo) {
+    const size_t S = (size_t)Ho * Wo, N = (size_t)nb * S;
+    memset(inp, 0, sizeof(float) * (size_t)nb * C * H * W);
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const float *row = col + ((size_t)(c * K + ky) * K + kx) * N;
+                int x0 = P - kx > 0 ? P - kx : 0;
+                int x1 = W + P - kx < Wo ? W + P - kx : Wo;
+                if (x0 >= x1) continue;
+                for (int b = 0; b < nb; b++) {
+                    float *img = inp + ((size_t)b * C + c) * H * W;
+                    const float *src = row + (size_t)b * S;
+                    for (int oy = 0; oy < Ho; oy++) {
+                        int y = oy + ky - P;
+                        if (y < 0 || y >= H) continue;
+                        float *d = img + (size_t)y * W + (kx - P);
+                        const float *s = src + (size_t)oy * Wo;
+                        for (int ox = x0; ox < x1; ox++) d[ox] += s[ox];
+                    }
+                }
+            }
+}
+
+void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S) {
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)c * nb + b) * S, src + ((size_t)b * C + c) * S, sizeof(float) * (size_t)S);
+}
+
+void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S) {
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)b * C + c) * S, src + ((size_t)c * nb + b) * S, sizeof(float) * (size_t)S);
+}

@@ -1,0 +1,35 @@
+/* The hot loops under the layers: matrix products (OpenBLAS) and the im2col / col2im
+ * re-arrangements that turn a convolution into one. The layers in src/nn stay plain; the
+ * speed lives here. */
+#ifndef SVDD_KERNELS_H
+#define SVDD_KERNELS_H
+
+#include <stddef.h>
+
+#include "../core/core.h"
+
+/* Scratch memory owned by a network and lent to the layers during one pass. */
+typedef struct svdd__workspace {
+    float *data;
+    size_t size; /* floats */
+} svdd__workspace;
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major; ta/tb transpose A/B. Thin wrapper over
+ * cblas_sgemm so that the rest of the code does not include cblas.h. */
+void svdd__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Set the number of threads the matrix products may use. */
+void svdd__gemm_set_threads(int threads);
+
+/* col (C*K*K, nb*Ho*Wo): column j = b*Ho*Wo + oy*Wo + ox holds, for each (c,ky,kx), the pixel
+ * inp[b, c, oy + ky - P, ox + kx - P] (0 outside). inp is nb images of (C,H,W). */
+void svdd__im2col(float *col, const float *inp, int nb, int C, int H, int W, int K, int P, int Ho, int Wo);
+/* The adjoint of im2col: inp[b,c,y,x] = sum of the col entries that read it (overwrites inp). */
+void svdd__col2im(float *inp, const float *col, int nb, int C, int H, int W, int K, int P, int Ho, int Wo);
+
+/* (nb, C, S) <-> (C, nb, S) re-layouts between a batch and one wide matrix. */
+void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);
+void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
+
+#endif

@@ -1,0 +1,30 @@
+/* Element-wise layers: leaky_relu (torch.nn.functional.leaky_relu) and sigmoid (torch.sigmoid). */
+#include <math.h>
+
+#include "layers.h"
+
+void svdd__leaky_relu_forward(float *out, const float *inp, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : inp[i] * slope;
+}
+
+/* PyTorch's derivative at exactly 0 is the slope (its test is x > 0); ours matches. */
+void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : dout[i] * slope;
+}
+
+void svdd__sigmoid_forward(float *out, const float *inp, size_t n) {
+    /* Two branches so that exp never overflows. */
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        if (x >= 0.0f) {
+            out[i] = 1.0f / (1.0f + expf(-x));
+        } else {
+            float e = expf(x);
+            out[i] = e / (1.0f + e);
+        }
+    }
+}
+
+void svdd__sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * (1.0f - out[i]);
+}

@@ -1,0 +1,103 @@
+/* The layers: each a pair of free functions over flat float arrays (NCHW), named after the
+ * PyTorch operator it mirrors.
+ *
+ * Conventions (as in llm.c):
+ * - arguments: outputs first, then cached values, then inputs (const), then weights, then sizes;
+ * - forward caches exactly what backward needs;
+ * - backward OVERWRITES the input gradient `dinp` (a sequential network writes each activation
+ *   gradient once) and ACCUMULATES (+=) into parameter gradients, which are zeroed once a step;
+ * - `dinp` may be NULL when the caller does not need it (the first layer of a network).
+ */
+#ifndef SVDD_LAYERS_H
+#define SVDD_LAYERS_H
+
+#include <stddef.h>
+
+#include "../kernels/kernels.h"
+
+/* ---- conv2d: torch.nn.Conv2d(Cin, Cout, K, stride=1, padding=P, bias=False) ----
+ * inp (B,Cin,H,W), w (Cout,Cin,K,K), out (B,Cout,Ho,Wo), Ho = H + 2P - K + 1, Wo likewise. */
+void svdd__conv2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
+                          int Cout, int K, int P, svdd__workspace *ws);
+void svdd__conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                           int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws);
+/* Floats of workspace the two functions above need (the workspace holds at least this). */
+size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P);
+
+/* ---- conv_transpose2d: torch.nn.ConvTranspose2d(Cin, Cout, K, stride=1, padding=P, bias=False)
+ * inp (B,Cin,H,W), w (Cin,Cout,K,K) (PyTorch's layout), out (B,Cout,Ho,Wo), Ho = H - 1 - 2P + K.
+ * e.g. K=5, P=3 maps 16x16 to 14x14. */
+void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H,
+                                    int W, int Cout, int K, int P, svdd__workspace *ws);
+void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                     svdd__workspace *ws);
+size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P);
+
+/* ---- linear: torch.nn.Linear(I, O, bias=False); inp (B,I), w (O,I), out (B,O) ---- */
+void svdd__linear_forward(float *out, const float *inp, const float *w, int B, int I, int O);
+void svdd__linear_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                           int B, int I, int O);
+
+/* ---- batchnorm: torch.nn.BatchNorm2d / BatchNorm1d with affine=False ----
+ * inp (B,C,S) where S = H*W (S = 1 for the 1-d case); out (B,C,S).
+ * Training mode normalises with the batch mean and biased variance, caches mean and
+ * rstd = 1/sqrt(var + eps) (C each), and updates the running statistics as PyTorch does:
+ * running = (1 - momentum) * running + momentum * batch, with the UNBIASED batch variance. */
+void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
+                                   float *run_var, const float *inp, int B, int C, int S, float eps,
+                                   float momentum);
+/* Evaluation mode: out = (inp - run_mean) / sqrt(run_var + eps). */
+void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run_mean,
+                                  const float *run_var, int B, int C, int S, float eps);
+/* Backward of the training-mode forward; `out` is the normalised output it produced. */
+void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float *out, const float *rstd,
+                                    int B, int C, int S);
+/* Backward of the evaluation-mode forward (a per-channel scale). */
+void svdd__batchnorm_backward_eval(float *dinp, const float *dout, const float *run_var, int B, int C,
+                                   int S, float eps);
+
+/* ---- leaky_relu: torch.nn.functional.leaky_relu(x, slope); n elements ---- */
+void svdd__leaky_relu_forward(float *out, const float *inp, size_t n, float slope);
+void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope);
+
+/* ---- maxpool2d: torch.nn.MaxPool2d(2, 2); inp (B,C,H,W), out (B,C,H/2,W/2) (floor) ----
+ * On ties the first maximum in row-major window order takes the gradient, as PyTorch's CPU
+ * kernel does. */
+void svdd__maxpool2d_forward(float *out, const float *inp, int B, int C, int H, int W);
+void svdd__maxpool2d_backward(float *dinp, const float *dout, const float *inp, int B, int C, int H,
+                              int W);
+
+/* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
+ * inp (B,C,H,W), out (B,C,2H,2W). */
+void svdd__upsample2d_forward(float *out, const float *inp, int B, int C, int H, int W);
+void svdd__upsample2d_backward(float *dinp, const float *dout, int B, int C, int H, int W);
+
+/* ---- sigmoid: torch.sigmoid; n elements ---- */
+void svdd__sigmoid_forward(float *out, const float *inp, size_t n);
+void svdd__sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- squared-error reconstruction loss, as the reference autoencoder's:
+ * loss = mean over b of sum over d of (pred - target)^2; pred, target (B,D).
+ * Writes d loss / d pred into dpred and each image's sum into per_sample when not NULL. */
+double svdd__sq_error_loss(float *dpred, float *per_sample, const float *pred, const float *target,
+                           int B, int D);
+
+/* ---- initialisation ---- */
+/* PyTorch's default for Conv2d/ConvTranspose2d/Linear (kaiming_uniform_ with a = sqrt(5)):
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)). fan_in is PyTorch's: weight.size(1) * K * K, which for
+ * ConvTranspose2d is Cout * K * K. */
+void svdd__init_default(float *w, size_t n, size_t fan_in, svdd__rng *rng);
+/* torch.nn.init.xavier_uniform_(w, gain): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)). */
+void svdd__init_xavier_uniform(float *w, size_t n, size_t fan_in, size_t fan_out, double gain,
+                               svdd__rng *rng);
+/* torch.nn.init.calculate_gain('leaky_relu', slope) = sqrt(2 / (1 + slope^2)). */
+double svdd__gain_leaky_relu(double slope);
+
+/* ---- Adam: torch.optim.Adam semantics (L2 weight_decay added to the gradient, optional amsgrad).
+ * `step` is 1-based. vmax may be NULL unless amsgrad. */
+void svdd__adam_update(float *param, const float *grad, float *m, float *v, float *vmax, size_t n,
+                       float lr, float beta1, float beta2, float eps, float weight_decay, int amsgrad,
+                       long step);
+
+#endif

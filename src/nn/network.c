@@ -1,0 +1,430 @@
+/* Building a network from its spec, and running its stacks forward and backward. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "network.h"
+
+/* Largest per-image activation of a stack (its input included). */
+static size_t stack_max_act(const svdd__stack *st) {
+    size_t m = (size_t)st->in_c * st->in_h * st->in_w;
+    for (int i = 0; i < st->n; i++) {
+        size_t s = (size_t)st->layers[i].out_c * st->layers[i].out_h * st->layers[i].out_w;
+        if (s > m) m = s;
+    }
+    return m;
+}
+
+size_t svdd__stack_out_size(const svdd__stack *st) { return (size_t)st->out_c * st->out_h * st->out_w; }
+size_t svdd__stack_in_size(const svdd__stack *st) { return (size_t)st->in_c * st->in_h * st->in_w; }
+
+static void init_params(svdd_net *net, uint64_t seed) {
+    svdd__rng rng;
+    svdd__rng_seed(&rng, seed, 0x5eed);
+    for (int s = 0; s < 2; s++) {
+        svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        for (int i = 0; i < st->n; i++) {
+            svdd__layer *L = &st->layers[i];
+            if (L->kind == SVDD__BATCHNORM) {
+                /* running mean 0, running variance 1, as a fresh torch BatchNorm */
+                for (int c = 0; c < L->in_c; c++) {
+                    net->state[L->stat_off + (size_t)c] = 0.0f;
+                    net->state[L->stat_off + (size_t)L->in_c + (size_t)c] = 1.0f;
+                }
+            }
+            if (!L->w_len) continue;
+            float *w = net->params + L->w_off;
+            size_t kk = (size_t)L->k * L->k, fan_in, fan_out;
+            if (L->kind == SVDD__CONV2D) { /* (Cout, Cin, K, K) */
+                fan_in = (size_t)L->in_c * kk;
+                fan_out = (size_t)L->out_c * kk;
+            } else if (L->kind == SVDD__CONV_TRANSPOSE2D) { /* (Cin, Cout, K, K): PyTorch's fans swap */
+                fan_in = (size_t)L->out_c * kk;
+                fan_out = (size_t)L->in_c * kk;
+            } else { /* linear (O, I) */
+                fan_in = L->w_len / (size_t)L->out_c;
+                fan_out = (size_t)L->out_c;
+            }
+            if (L->init == SVDD__INIT_XAVIER_LEAKY)
+                svdd__init_xavier_uniform(w, L->w_len, fan_in, fan_out, svdd__gain_leaky_relu(L->slope), &rng);
+            else
+                svdd__init_default(w, L->w_len, fan_in, &rng);
+        }
+    }
+}
+
+svdd_status svdd_net_create(svdd_net **out, const char *spec, const char *spec_name, uint64_t seed,
+                            svdd_error *err) {
+    if (!out || !spec) return svdd__fail(err, SVDD_E_INVALID, "svdd_net_create: NULL argument");
+    *out = NULL;
+    svdd_net *net = calloc(1, sizeof *net);
+    if (!net) return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    net->threads = 1;
+    svdd_status st = svdd__spec_parse(net, spec, spec_name, err);
+    if (st != SVDD_OK) {
+        svdd_net_free(net);
+        return st;
+    }
+    net->spec = svdd__strdup(spec);
+    /* params, grads, m, v, vmax: five mirrors of one layout in one allocation */
+    net->params = svdd__calloc(net->n_params * 5 + 1, sizeof(float));
+    net->state = svdd__calloc(net->n_state + 1, sizeof(float));
+    if (!net->spec || !net->params || !net->state) {
+        svdd_net_free(net);
+        return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory for %zu parameters", spec_name ? spec_name : "spec",
+                          net->n_params);
+    }
+    net->grads = net->params + net->n_params;
+    net->adam_m = net->grads + net->n_params;
+    net->adam_v = net->adam_m + net->n_params;
+    net->adam_vmax = net->adam_v + net->n_params;
+    init_params(net, seed);
+    *out = net;
+    svdd__ok(err);
+    return SVDD_OK;
+}
+
+static void release_buffers(svdd_net *net) {
+    free(net->cache_block);
+    free(net->grad_a);
+    free(net->grad_b);
+    free(net->dlatent);
+    free(net->ws.data);
+    net->cache_block = net->grad_a = net->grad_b = net->dlatent = net->ws.data = NULL;
+    net->ws.size = 0;
+    net->cap = 0;
+}
+
+void svdd_net_free(svdd_net *net) {
+    if (!net) return;
+    release_buffers(net);
+    free(net->enc.layers);
+    free(net->dec.layers);
+    free(net->spec);
+    free(net->params);
+    free(net->state);
+    free(net);
+}
+
+static size_t layer_workspace(const svdd__layer *L, int B) {
+    if (L->kind == SVDD__CONV2D) return svdd__conv2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad);
+    if (L->kind == SVDD__CONV_TRANSPOSE2D)
+        return svdd__conv_transpose2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad);
+    return 0;
+}
+
+svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
+    if (B < 1) return svdd__fail(err, SVDD_E_INVALID, "batch size must be at least 1");
+    if (B <= net->cap) return SVDD_OK;
+    release_buffers(net);
+    size_t total = 0, ws = 0, gmax = 0;
+    for (int s = 0; s < 2; s++) {
+        svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        size_t g = stack_max_act(st);
+        if (g > gmax) gmax = g;
+        for (int i = 0; i < st->n; i++) {
+            svdd__layer *L = &st->layers[i];
+            total += (size_t)B * L->out_c * L->out_h * L->out_w;
+            if (L->kind == SVDD__BATCHNORM) total += 2 * (size_t)L->in_c;
+            size_t w = layer_workspace(L, B);
+            if (w > ws) ws = w;
+        }
+    }
+    net->cache_block = svdd__alloc(total + 1, sizeof(float));
+    net->grad_a = svdd__alloc((size_t)B * gmax + 1, sizeof(float));
+    net->grad_b = svdd__alloc((size_t)B * gmax + 1, sizeof(float));
+    net->dlatent = svdd__alloc((size_t)B * svdd__stack_out_size(&net->enc) + 1, sizeof(float));
+    net->ws.data = svdd__alloc(ws + 1, sizeof(float));
+    net->ws.size = ws;
+    if (!net->cache_block || !net->grad_a || !net->grad_b || !net->dlatent || !net->ws.data) {
+        release_buffers(net);
+        return svdd__fail(err, SVDD_E_NOMEM, "out of memory for a batch of %d images", B);
+    }
+    float *p = net->cache_block;
+    for (int s = 0; s < 2; s++) {
+        svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        for (int i = 0; i < st->n; i++) {
+            svdd__layer *L = &st->layers[i];
+            L->out = p;
+            p += (size_t)B * L->out_c * L->out_h * L->out_w;
+            if (L->kind == SVDD__BATCHNORM) {
+                L->mean = p;
+                L->rstd = p + L->in_c;
+                p += 2 * (size_t)L->in_c;
+            }
+        }
+    }
+    net->cap = B;
+    return SVDD_OK;
+}
+
+const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train) {
+    svdd__gemm_set_threads(net->threads);
+    st->input = x;
+    const float *in = x;
+    for (int i = 0; i < st->n; i++) {
+        svdd__layer *L = &st->layers[i];
+        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w;
+        const float *w = net->params + L->w_off;
+        float *o = L->out;
+        switch (L->kind) {
+        case SVDD__CONV2D:
+            svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            break;
+        case SVDD__CONV_TRANSPOSE2D:
+            svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            break;
+        case SVDD__LINEAR:
+            svdd__linear_forward(o, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
+            break;
+        case SVDD__BATCHNORM: {
+            float *rm = net->state + L->stat_off, *rv = rm + L->in_c;
+            if (train)
+                svdd__batchnorm_forward_train(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
+                                              L->momentum);
+            else
+                svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
+            break;
+        }
+        case SVDD__LEAKY_RELU: svdd__leaky_relu_forward(o, in, n_in, L->slope); break;
+        case SVDD__SIGMOID: svdd__sigmoid_forward(o, in, n_in); break;
+        case SVDD__MAXPOOL2D: svdd__maxpool2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__UPSAMPLE2D: svdd__upsample2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__FLATTEN:
+        case SVDD__RESHAPE: memcpy(o, in, n_in * sizeof(float)); break;
+        }
+        in = o;
+    }
+    return in;
+}
+
+float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
+                            int need_input_grad, int train) {
+    svdd__gemm_set_threads(net->threads);
+    const float *g = dout;
+    float *result = NULL;
+    for (int i = st->n - 1; i >= stop; i--) {
+        svdd__layer *L = &st->layers[i];
+        const float *in = i > 0 ? st->layers[i - 1].out : st->input;
+        /* write into whichever ping-pong buffer does not hold the incoming gradient */
+        float *d = (g == net->grad_a) ? net->grad_b : net->grad_a;
+        if (i == 0 && !need_input_grad) d = NULL;
+        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w;
+        float *dw = net->grads + L->w_off;
+        const float *w = net->params + L->w_off;
+        switch (L->kind) {
+        case SVDD__CONV2D:
+            svdd__conv2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            break;
+        case SVDD__CONV_TRANSPOSE2D:
+            svdd__conv_transpose2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
+                                            &net->ws);
+            break;
+        case SVDD__LINEAR:
+            svdd__linear_backward(d, dw, g, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
+            break;
+        case SVDD__BATCHNORM:
+            if (!d) break;
+            if (train)
+                svdd__batchnorm_backward_train(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w);
+            else
+                svdd__batchnorm_backward_eval(d, g, net->state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w,
+                                              L->eps);
+            break;
+        case SVDD__LEAKY_RELU:
+            if (d) svdd__leaky_relu_backward(d, g, in, n_in, L->slope);
+            break;
+        case SVDD__SIGMOID:
+            if (d) svdd__sigmoid_backward(d, g, L->out, n_in);
+            break;
+        case SVDD__MAXPOOL2D:
+            if (d) svdd__maxpool2d_backward(d, g, in, B, L->in_c, L->in_h, L->in_w);
+            break;
+        case SVDD__UPSAMPLE2D:
+            if (d) svdd__upsample2d_backward(d, g, B, L->in_c, L->in_h, L->in_w);
+            break;
+        case SVDD__FLATTEN:
+        case SVDD__RESHAPE:
+            if (d) memcpy(d, g, n_in * sizeof(float));
+            break;
+        }
+        g = d;
+        result = d;
+    }
+    if (stop >= st->n) return (float *)dout;
+    return result;
+}
+
+void svdd__net_zero_grad(svdd_net *net, svdd_part part) {
+    size_t lo = (part & SVDD_PART_ENCODER) ? 0 : net->n_enc_params;
+    size_t hi = (part & SVDD_PART_DECODER) ? net->n_params : net->n_enc_params;
+    if (hi > lo) memset(net->grads + lo, 0, (hi - lo) * sizeof(float));
+}
+
+void svdd__net_adam_step(svdd_net *net, svdd_part part, float lr, float weight_decay, int amsgrad) {
+    size_t lo = (part & SVDD_PART_ENCODER) ? 0 : net->n_enc_params;
+    size_t hi = (part & SVDD_PART_DECODER) ? net->n_params : net->n_enc_params;
+    net->adam_step++;
+    if (hi > lo)
+        svdd__adam_update(net->params + lo, net->grads + lo, net->adam_m + lo, net->adam_v + lo, net->adam_vmax + lo,
+                          hi - lo, lr, 0.9f, 0.999f, 1e-8f, weight_decay, amsgrad, net->adam_step);
+}
+
+void svdd__net_adam_reset(svdd_net *net) {
+    memset(net->adam_m, 0, 3 * net->n_params * sizeof(float));
+    net->adam_step = 0;
+}
+
+/* ---- tensors by name ---- */
+
+static int layer_tensor_count(const svdd__layer *L) {
+    if (L->w_len) return 1;
+    if (L->kind == SVDD__BATCHNORM) return 2;
+    return 0;
+}
+
+int svdd__net_tensor_count(const svdd_net *net) {
+    int n = 0;
+    for (int s = 0; s < 2; s++) {
+        const svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        for (int i = 0; i < st->n; i++) n += layer_tensor_count(&st->layers[i]);
+    }
+    return n;
+}
+
+void svdd__net_tensor(const svdd_net *net, int index, svdd__tensor_info *info) {
+    memset(info, 0, sizeof *info);
+    for (int s = 0; s < 2; s++) {
+        const svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        const char *prefix = s == 0 ? "encoder" : "decoder";
+        for (int i = 0; i < st->n; i++) {
+            const svdd__layer *L = &st->layers[i];
+            int k = layer_tensor_count(L);
+            if (index >= k) {
+                index -= k;
+                continue;
+            }
+            if (L->w_len) {
+                snprintf(info->name, sizeof info->name, "%s.%s.weight", prefix, L->name);
+                info->data = net->params + L->w_off;
+                info->len = L->w_len;
+                info->is_param = 1;
+                if (L->kind == SVDD__LINEAR) {
+                    info->ndim = 2;
+                    info->shape[0] = L->out_c;
+                    info->shape[1] = L->in_c * L->in_h * L->in_w;
+                } else {
+                    info->ndim = 4;
+                    int a = L->kind == SVDD__CONV2D ? L->out_c : L->in_c, b = L->kind == SVDD__CONV2D ? L->in_c : L->out_c;
+                    info->shape[0] = a, info->shape[1] = b, info->shape[2] = L->k, info->shape[3] = L->k;
+                }
+            } else {
+                snprintf(info->name, sizeof info->name, "%s.%s.%s", prefix, L->name,
+                         index == 0 ? "running_mean" : "running_var");
+                info->data = net->state + L->stat_off + (size_t)index * L->in_c;
+                info->len = (size_t)L->in_c;
+                info->ndim = 1;
+                info->shape[0] = L->in_c;
+            }
+            return;
+        }
+    }
+}
+
+/* ---- public queries ---- */
+
+size_t svdd_net_param_count(const svdd_net *net, svdd_part part) {
+    if (!net) return 0;
+    size_t n = 0;
+    if (part & SVDD_PART_ENCODER) n += net->n_enc_params;
+    if (part & SVDD_PART_DECODER) n += net->n_params - net->n_enc_params;
+    return n;
+}
+
+int svdd_net_has_decoder(const svdd_net *net) { return net && net->dec.n > 0; }
+
+void svdd_net_input_shape(const svdd_net *net, int *c, int *h, int *w) {
+    if (c) *c = net->enc.in_c;
+    if (h) *h = net->enc.in_h;
+    if (w) *w = net->enc.in_w;
+}
+
+int svdd_net_latent_dim(const svdd_net *net) { return net->enc.out_c; }
+
+svdd_status svdd_net_set_threads(svdd_net *net, int threads, svdd_error *err) {
+    if (!net || threads < 1 || threads > 256)
+        return svdd__fail(err, SVDD_E_INVALID, "threads must be between 1 and 256 (got %d)", threads);
+    net->threads = threads;
+    return SVDD_OK;
+}
+
+static const char *kind_word(svdd__layer_kind k) {
+    switch (k) {
+    case SVDD__CONV2D: return "conv2d";
+    case SVDD__CONV_TRANSPOSE2D: return "conv_transpose2d";
+    case SVDD__BATCHNORM: return "batchnorm";
+    case SVDD__LEAKY_RELU: return "leaky_relu";
+    case SVDD__MAXPOOL2D: return "maxpool2d";
+    case SVDD__UPSAMPLE2D: return "upsample2d";
+    case SVDD__LINEAR: return "linear";
+    case SVDD__SIGMOID: return "sigmoid";
+    case SVDD__FLATTEN: return "flatten";
+    case SVDD__RESHAPE: return "reshape";
+    }
+    return "?";
+}
+
+svdd_status svdd_net_describe(const svdd_net *net, char *buf, size_t size) {
+    size_t used = 0;
+    int n = snprintf(buf, size, "%s: input %dx%dx%d, latent %d, %zu parameters (encoder %zu)\n", net->name,
+                     net->enc.in_c, net->enc.in_h, net->enc.in_w, net->enc.out_c, net->n_params, net->n_enc_params);
+    if (n < 0) return SVDD_E_INVALID;
+    used = (size_t)n;
+    for (int s = 0; s < 2; s++) {
+        const svdd__stack *st = s == 0 ? &net->enc : &net->dec;
+        for (int i = 0; i < st->n && used < size; i++) {
+            const svdd__layer *L = &st->layers[i];
+            n = snprintf(buf + used, size - used, "  %s.%-9s %-17s -> %4d x %3d x %3d  %8zu params\n",
+                         s == 0 ? "encoder" : "decoder", L->name, kind_word(L->kind), L->out_c, L->out_h, L->out_w,
+                         L->w_len);
+            if (n < 0) return SVDD_E_INVALID;
+            used += (size_t)n;
+        }
+    }
+    return used < size ? SVDD_OK : SVDD_E_LIMIT;
+}
+
+/* ---- evaluation-mode passes over any number of images, in batches ---- */
+
+#define EVAL_BATCH 200
+
+svdd_status svdd_net_encode(svdd_net *net, const float *x, size_t n, float *z, svdd_error *err) {
+    if (!net || (!x && n) || (!z && n)) return svdd__fail(err, SVDD_E_INVALID, "svdd_net_encode: NULL argument");
+    svdd_status st = svdd__net_reserve(net, EVAL_BATCH, err);
+    if (st != SVDD_OK) return st;
+    const size_t in = svdd__stack_in_size(&net->enc), out = svdd__stack_out_size(&net->enc);
+    for (size_t b0 = 0; b0 < n; b0 += EVAL_BATCH) {
+        int B = (int)(n - b0 < EVAL_BATCH ? n - b0 : EVAL_BATCH);
+        const float *y = svdd__stack_forward(net, &net->enc, x + b0 * in, B, 0);
+        memcpy(z + b0 * out, y, (size_t)B * out * sizeof(float));
+    }
+    return SVDD_OK;
+}
+
+svdd_status svdd_net_reconstruct(svdd_net *net, const float *x, size_t n, float *xhat, float *per_image_error,
+                                 svdd_error *err) {
+    if (!net || (!x && n) || (!xhat && n)) return svdd__fail(err, SVDD_E_INVALID, "svdd_net_reconstruct: NULL argument");
+    if (!net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: the network has no decoder", net->name);
+    svdd_status st = svdd__net_reserve(net, EVAL_BATCH, err);
+    if (st != SVDD_OK) return st;
+    const size_t in = svdd__stack_in_size(&net->enc);
+    for (size_t b0 = 0; b0 < n; b0 += EVAL_BATCH) {
+        int B = (int)(n - b0 < EVAL_BATCH ? n - b0 : EVAL_BATCH);
+        const float *z = svdd__stack_forward(net, &net->enc, x + b0 * in, B, 0);
+        const float *y = svdd__stack_forward(net, &net->dec, z, B, 0);
+        memcpy(xhat + b0 * in, y, (size_t)B * in * sizeof(float));
+        if (per_image_error) svdd__sq_error_loss(NULL, per_image_error + b0, y, x + b0 * in, B, (int)in);
+    }
+    return SVDD_OK;
+}

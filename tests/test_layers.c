@@ -1,0 +1,306 @@
+/* Every layer's backward against central finite differences of its forward.
+ * The loss is L = sum(out * r) for a fixed random r, accumulated in double, so dL/dout = r. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/layers.h"
+#include "testutil.h"
+
+#define H_STEP 1e-2
+#define TOL 2e-3
+
+typedef enum { CONV, CONVT, LINEAR, BN_TRAIN, BN_EVAL, LRELU, SIGMOID, MAXPOOL, UPSAMPLE } kind;
+
+typedef struct probe {
+    kind k;
+    int B, C, H, W, Co, K, P;
+    size_t n_in, n_w, n_out;
+    float *x, *w, *out, *r, *dx, *dw;
+    float *mean, *rstd, *rm, *rv;
+    svdd__workspace ws;
+} probe;
+
+static void forward(probe *p) {
+    switch (p->k) {
+    case CONV: svdd__conv2d_forward(p->out, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws); break;
+    case CONVT: svdd__conv_transpose2d_forward(p->out, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws); break;
+    case LINEAR: svdd__linear_forward(p->out, p->x, p->w, p->B, p->C, p->Co); break;
+    case BN_TRAIN:
+        svdd__batchnorm_forward_train(p->out, p->mean, p->rstd, NULL, NULL, p->x, p->B, p->C, p->H * p->W, 1e-4f, 0.1f);
+        break;
+    case BN_EVAL: svdd__batchnorm_forward_eval(p->out, p->x, p->rm, p->rv, p->B, p->C, p->H * p->W, 1e-4f); break;
+    case LRELU: svdd__leaky_relu_forward(p->out, p->x, p->n_in, 0.01f); break;
+    case SIGMOID: svdd__sigmoid_forward(p->out, p->x, p->n_in); break;
+    case MAXPOOL: svdd__maxpool2d_forward(p->out, p->x, p->B, p->C, p->H, p->W); break;
+    case UPSAMPLE: svdd__upsample2d_forward(p->out, p->x, p->B, p->C, p->H, p->W); break;
+    }
+}
+
+static void backward(probe *p) {
+    memset(p->dw, 0, (p->n_w + 1) * sizeof(float));
+    switch (p->k) {
+    case CONV:
+        svdd__conv2d_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws);
+        break;
+    case CONVT:
+        svdd__conv_transpose2d_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws);
+        break;
+    case LINEAR: svdd__linear_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->Co); break;
+    case BN_TRAIN: svdd__batchnorm_backward_train(p->dx, p->r, p->out, p->rstd, p->B, p->C, p->H * p->W); break;
+    case BN_EVAL: svdd__batchnorm_backward_eval(p->dx, p->r, p->rv, p->B, p->C, p->H * p->W, 1e-4f); break;
+    case LRELU: svdd__leaky_relu_backward(p->dx, p->r, p->x, p->n_in, 0.01f); break;
+    case SIGMOID: svdd__sigmoid_backward(p->dx, p->r, p->out, p->n_in); break;
+    case MAXPOOL: svdd__maxpool2d_backward(p->dx, p->r, p->x, p->B, p->C, p->H, p->W); break;
+    case UPSAMPLE: svdd__upsample2d_backward(p->dx, p->r, p->B, p->C, p->H, p->W); break;
+    }
+}
+
+static double loss(void *ctx) {
+    probe *p = ctx;
+    forward(p);
+    double s = 0;
+    for (size_t i = 0; i < p->n_out; i++) s += (double)p->out[i] * p->r[i];
+    return s;
+}
+
+static void probe_init(probe *p, kind k, int B, int C, int H, int W, int Co, int K, int P, uint64_t seed) {
+    memset(p, 0, sizeof *p);
+    p->k = k, p->B = B, p->C = C, p->H = H, p->W = W, p->Co = Co, p->K = K, p->P = P;
+    p->n_in = (size_t)B * C * H * W;
+    switch (k) {
+    case CONV:
+        p->n_w = (size_t)Co * C * K * K;
+        p->n_out = (size_t)B * Co * (H + 2 * P - K + 1) * (W + 2 * P - K + 1);
+        p->ws.size = svdd__conv2d_workspace(B, C, H, W, Co, K, P);
+        break;
+    case CONVT:
+        p->n_w = (size_t)C * Co * K * K;
+        p->n_out = (size_t)B * Co * (H - 1 - 2 * P + K) * (W - 1 - 2 * P + K);
+        p->ws.size = svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P);
+        break;
+    case LINEAR:
+        p->n_in = (size_t)B * C;
+        p->n_w = (size_t)Co * C;
+        p->n_out = (size_t)B * Co;
+        break;
+    case MAXPOOL: p->n_out = (size_t)B * C * (H / 2) * (W / 2); break;
+    case UPSAMPLE: p->n_out = p->n_in * 4; break;
+    default: p->n_out = p->n_in; break;
+    }
+    p->x = calloc(p->n_in, sizeof(float));
+    p->w = calloc(p->n_w + 1, sizeof(float));
+    p->dw = calloc(p->n_w + 1, sizeof(float));
+    p->out = calloc(p->n_out, sizeof(float));
+    p->r = calloc(p->n_out, sizeof(float));
+    p->dx = calloc(p->n_in, sizeof(float));
+    p->mean = calloc((size_t)C, sizeof(float));
+    p->rstd = calloc((size_t)C, sizeof(float));
+    p->rm = calloc((size_t)C, sizeof(float));
+    p->rv = calloc((size_t)C, sizeof(float));
+    p->ws.data = calloc(p->ws.size + 1, sizeof(float));
+    svdd_test_fill_uniform(p->x, p->n_in, -1.0f, 1.0f, seed);
+    svdd_test_fill_uniform(p->w, p->n_w, -0.5f, 0.5f, seed + 1);
+    svdd_test_fill_uniform(p->r, p->n_out, -1.0f, 1.0f, seed + 2);
+    svdd_test_fill_uniform(p->rm, (size_t)C, -0.5f, 0.5f, seed + 3);
+    svdd_test_fill_uniform(p->rv, (size_t)C, 0.5f, 2.0f, seed + 4);
+}
+
+static void probe_free(probe *p) {
+    free(p->x), free(p->w), free(p->dw), free(p->out), free(p->r), free(p->dx);
+    free(p->mean), free(p->rstd), free(p->rm), free(p->rv), free(p->ws.data);
+}
+
+static void check(probe *p, const char *name) {
+    forward(p);
+    backward(p);
+    char what[64];
+    /* The loss is linear in the input and weights of conv, conv_transpose and linear, so a large
+     * step has no truncation error and keeps float rounding noise small. */
+    double h = (p->k == CONV || p->k == CONVT || p->k == LINEAR) ? 0.5 : H_STEP;
+    snprintf(what, sizeof what, "%s d/dinput", name);
+    svdd_test_gradcheck(what, p->x, p->n_in, p->dx, loss, p, 300, h, TOL, 99);
+    if (p->n_w) {
+        snprintf(what, sizeof what, "%s d/dweight", name);
+        svdd_test_gradcheck(what, p->w, p->n_w, p->dw, loss, p, 300, h, TOL, 98);
+    }
+}
+
+static void test_conv2d(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, CONV, 3, 2, 7, 6, 3, 5, 2, 1);
+    check(&p, "conv2d k5 p2");
+    probe_free(&p);
+    probe_init(&p, CONV, 2, 3, 6, 6, 4, 3, 0, 2);
+    check(&p, "conv2d k3 p0");
+    probe_free(&p);
+}
+
+static void test_conv_transpose2d(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, CONVT, 3, 2, 5, 4, 3, 5, 2, 3);
+    check(&p, "conv_transpose2d k5 p2");
+    probe_free(&p);
+    /* padding 3 maps 16x16 to 14x14 as in the MNIST decoder */
+    probe_init(&p, CONVT, 2, 2, 16, 16, 2, 5, 3, 4);
+    assert_int_equal(p.n_out, (size_t)2 * 2 * 14 * 14);
+    check(&p, "conv_transpose2d k5 p3");
+    probe_free(&p);
+}
+
+static void test_linear(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, LINEAR, 4, 12, 1, 1, 5, 0, 0, 5);
+    check(&p, "linear");
+    probe_free(&p);
+}
+
+static void test_batchnorm(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, BN_TRAIN, 4, 3, 3, 3, 0, 0, 0, 6);
+    check(&p, "batchnorm2d train");
+    probe_free(&p);
+    probe_init(&p, BN_TRAIN, 6, 5, 1, 1, 0, 0, 0, 7);
+    check(&p, "batchnorm1d train");
+    probe_free(&p);
+    probe_init(&p, BN_EVAL, 3, 4, 2, 3, 0, 0, 0, 8);
+    check(&p, "batchnorm2d eval");
+    probe_free(&p);
+}
+
+static void test_batchnorm_running_stats(void **state) {
+    (void)state;
+    /* one channel, values 1..4: mean 2.5, biased var 1.25, unbiased 5/3 */
+    float x[4] = {1, 2, 3, 4}, out[4], mean, rstd, rm = 0.0f, rv = 1.0f;
+    svdd__batchnorm_forward_train(out, &mean, &rstd, &rm, &rv, x, 4, 1, 1, 1e-5f, 0.1f);
+    assert_float_equal(mean, 2.5f, 1e-6f);
+    assert_float_equal(rstd, (float)(1.0 / sqrt(1.25 + 1e-5)), 1e-6f);
+    assert_float_equal(rm, 0.25f, 1e-6f);
+    assert_float_equal(rv, (float)(0.9 + 0.1 * 5.0 / 3.0), 1e-6f);
+    assert_float_equal(out[0], (float)(-1.5 / sqrt(1.25 + 1e-5)), 1e-6f);
+}
+
+static void test_leaky_relu(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, LRELU, 2, 3, 4, 4, 0, 0, 0, 9);
+    /* keep every input further than the step from the kink at 0 */
+    for (size_t i = 0; i < p.n_in; i++) p.x[i] = p.x[i] >= 0 ? p.x[i] + 0.05f : p.x[i] - 0.05f;
+    check(&p, "leaky_relu");
+    probe_free(&p);
+}
+
+static void test_sigmoid(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, SIGMOID, 2, 3, 4, 4, 0, 0, 0, 10);
+    for (size_t i = 0; i < p.n_in; i++) p.x[i] *= 4.0f;
+    check(&p, "sigmoid");
+    probe_free(&p);
+    float big[4] = {-100.0f, 100.0f, -1000.0f, 0.0f}, o[4];
+    svdd__sigmoid_forward(o, big, 4);
+    assert_true(o[0] >= 0.0f && o[0] < 1e-30f && o[1] == 1.0f && o[2] == 0.0f && o[3] == 0.5f);
+}
+
+static void test_maxpool2d(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, MAXPOOL, 2, 2, 6, 7, 0, 0, 0, 11);
+    /* distinct values at least 0.05 apart inside every window, so the step never flips a max */
+    svdd__rng r;
+    svdd__rng_seed(&r, 5, 5);
+    for (size_t i = 0; i < p.n_in; i++) p.x[i] = (float)svdd__rng_below(&r, 1000) * 0.05f + 0.001f * (float)(i % 7);
+    check(&p, "maxpool2d");
+    probe_free(&p);
+    /* ties: the first maximum in row-major order takes the gradient */
+    float x[4] = {1, 1, 1, 1}, d[4], g = 1.0f;
+    svdd__maxpool2d_backward(d, &g, x, 1, 1, 2, 2);
+    assert_true(d[0] == 1.0f && d[1] == 0.0f && d[2] == 0.0f && d[3] == 0.0f);
+}
+
+static void test_upsample2d(void **state) {
+    (void)state;
+    probe p;
+    probe_init(&p, UPSAMPLE, 2, 3, 3, 4, 0, 0, 0, 12);
+    check(&p, "upsample2d");
+    probe_free(&p);
+}
+
+static double sq_loss_ctx(void *ctx) {
+    float **v = ctx;
+    return svdd__sq_error_loss(NULL, NULL, v[0], v[1], 3, 5);
+}
+
+static void test_sq_error_loss(void **state) {
+    (void)state;
+    float pred[15], target[15], d[15], per[3];
+    svdd_test_fill_uniform(pred, 15, 0, 1, 13);
+    svdd_test_fill_uniform(target, 15, 0, 1, 14);
+    double l = svdd__sq_error_loss(d, per, pred, target, 3, 5);
+    double ref = 0;
+    for (int i = 0; i < 15; i++) ref += ((double)pred[i] - target[i]) * ((double)pred[i] - target[i]);
+    assert_true(fabs(l - ref / 3) < 1e-6);
+    assert_true(fabs((double)per[0] + per[1] + per[2] - ref) < 1e-5);
+    float *ctx[2] = {pred, target};
+    svdd_test_gradcheck("sq_error_loss", pred, 15, d, sq_loss_ctx, ctx, 15, 1e-3, 1e-3, 1);
+}
+
+/* <im2col(x), y> must equal <x, col2im(y)>: col2im is the adjoint the backward passes rely on. */
+static void test_im2col_adjoint(void **state) {
+    (void)state;
+    const int nb = 2, C = 3, H = 5, W = 6, K = 3, P = 1, Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+    size_t nx = (size_t)nb * C * H * W, nc = (size_t)C * K * K * nb * Ho * Wo;
+    float *x = malloc(nx * sizeof(float)), *y = malloc(nc * sizeof(float));
+    float *cx = malloc(nc * sizeof(float)), *ty = malloc(nx * sizeof(float));
+    svdd_test_fill_uniform(x, nx, -1, 1, 21);
+    svdd_test_fill_uniform(y, nc, -1, 1, 22);
+    svdd__im2col(cx, x, nb, C, H, W, K, P, Ho, Wo);
+    svdd__col2im(ty, y, nb, C, H, W, K, P, Ho, Wo);
+    double a = 0, b = 0;
+    for (size_t i = 0; i < nc; i++) a += (double)cx[i] * y[i];
+    for (size_t i = 0; i < nx; i++) b += (double)x[i] * ty[i];
+    printf("  im2col adjoint: %.9f vs %.9f\n", a, b);
+    assert_true(fabs(a - b) < 1e-4 * fabs(a) + 1e-6);
+    free(x), free(y), free(cx), free(ty);
+}
+
+/* A convolution chunked over many images equals the per-image result (the chunk boundary is
+ * forced by a batch larger than one chunk). */
+static void test_conv2d_chunking(void **state) {
+    (void)state;
+    const int B = 70, C = 8, H = 28, W = 28, Co = 4, K = 5, P = 2;
+    size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * H * W;
+    float *x = malloc(nin * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *o1 = malloc(nout * sizeof(float)), *o2 = malloc(nout * sizeof(float));
+    svdd_test_fill_uniform(x, nin, -1, 1, 31);
+    svdd_test_fill_uniform(w, nw, -1, 1, 32);
+    svdd__workspace ws = {NULL, svdd__conv2d_workspace(B, C, H, W, Co, K, P)};
+    ws.data = malloc(ws.size * sizeof(float));
+    svdd__conv2d_forward(o1, x, w, B, C, H, W, Co, K, P, &ws);
+    svdd__workspace ws1 = {NULL, svdd__conv2d_workspace(1, C, H, W, Co, K, P)};
+    ws1.data = malloc(ws1.size * sizeof(float));
+    for (int b = 0; b < B; b++)
+        svdd__conv2d_forward(o2 + (size_t)b * Co * H * W, x + (size_t)b * C * H * W, w, 1, C, H, W, Co, K, P, &ws1);
+    size_t at;
+    double d = svdd_test_max_rel_diff(o1, o2, nout, 1e-3, &at);
+    printf("  conv2d chunked vs per-image: max rel diff %.3e\n", d);
+    assert_true(d < 1e-5);
+    free(x), free(w), free(o1), free(o2), free(ws.data), free(ws1.data);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
+        cmocka_unit_test(test_linear),          cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_batchnorm_running_stats), cmocka_unit_test(test_leaky_relu),
+        cmocka_unit_test(test_sigmoid),         cmocka_unit_test(test_maxpool2d),
+        cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
+        cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

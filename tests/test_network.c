@@ -1,0 +1,329 @@
+/* Networks from specs: the built-in architectures' shapes and sizes, spec validation, the
+ * shared encoder, and a finite-difference check through a whole autoencoder. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/network.h"
+#include "testutil.h"
+
+
+static svdd_net *make(const char *name) {
+    svdd_net *net = NULL;
+    svdd_error err;
+    svdd_status st = svdd_net_create(&net, svdd_spec_builtin(name), name, 7, &err);
+    if (st != SVDD_OK) fail_msg("%s", err.message);
+    return net;
+}
+
+static void test_builtin_shapes(void **state) {
+    (void)state;
+    svdd_net *m = make("mnist-lenet");
+    /* 8*1*25 + 4*8*25 + 32*4*7*7 and 2*4*25 + 4*8*25 + 8*1*25 */
+    assert_int_equal(svdd_net_param_count(m, SVDD_PART_ENCODER), 7272);
+    assert_int_equal(svdd_net_param_count(m, SVDD_PART_DECODER), 1200);
+    assert_int_equal(svdd_net_latent_dim(m), 32);
+    int c, h, w;
+    svdd_net_input_shape(m, &c, &h, &w);
+    assert_true(c == 1 && h == 28 && w == 28);
+    /* the second transposed convolution maps 16x16 to 14x14 (padding 3) */
+    svdd__layer *L = &m->dec.layers[7];
+    assert_int_equal(L->kind, SVDD__CONV_TRANSPOSE2D);
+    assert_true(L->in_h == 16 && L->out_h == 14 && L->pad == 3);
+    char buf[4096];
+    assert_int_equal(svdd_net_describe(m, buf, sizeof buf), SVDD_OK);
+    assert_non_null(strstr(buf, "encoder.fc1"));
+    svdd_net_free(m);
+
+    svdd_net *cf = make("cifar10-lenet");
+    assert_int_equal(svdd_net_param_count(cf, SVDD_PART_ENCODER), 2400 + 51200 + 204800 + 262144);
+    assert_int_equal(svdd_net_param_count(cf, SVDD_PART_DECODER), 25600 + 204800 + 51200 + 2400);
+    assert_int_equal(svdd_net_latent_dim(cf), 128);
+    svdd_net_free(cf);
+    assert_null(svdd_spec_builtin("resnet"));
+}
+
+static void test_tensor_names(void **state) {
+    (void)state;
+    svdd_net *m = make("mnist-lenet");
+    int n = svdd__net_tensor_count(m);
+    /* encoder: conv1, bn1 (2), conv2, bn2 (2), fc1; decoder: deconv1..3, bn1..2 (2 each) */
+    assert_int_equal(n, 7 + 7);
+    svdd__tensor_info t;
+    svdd__net_tensor(m, 0, &t);
+    assert_string_equal(t.name, "encoder.conv1.weight");
+    assert_true(t.ndim == 4 && t.shape[0] == 8 && t.shape[1] == 1 && t.shape[2] == 5 && t.len == 200);
+    svdd__net_tensor(m, 1, &t);
+    assert_string_equal(t.name, "encoder.bn1.running_mean");
+    assert_true(t.data[0] == 0.0f && !t.is_param);
+    svdd__net_tensor(m, 2, &t);
+    assert_string_equal(t.name, "encoder.bn1.running_var");
+    assert_true(t.data[0] == 1.0f);
+    svdd__net_tensor(m, 6, &t);
+    assert_string_equal(t.name, "encoder.fc1.weight");
+    assert_true(t.ndim == 2 && t.shape[0] == 32 && t.shape[1] == 196);
+    svdd__net_tensor(m, 7, &t);
+    /* ConvTranspose2d weights keep PyTorch's (Cin, Cout, K, K) layout */
+    assert_string_equal(t.name, "decoder.deconv1.weight");
+    assert_true(t.shape[0] == 2 && t.shape[1] == 4);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        svdd__net_tensor(m, i, &t);
+        if (t.is_param) total += t.len;
+    }
+    assert_int_equal(total, m->n_params);
+    svdd_net_free(m);
+}
+
+static void test_init_bounds(void **state) {
+    (void)state;
+    svdd_net *m = make("mnist-lenet");
+    svdd__tensor_info t;
+    svdd__net_tensor(m, 6, &t); /* fc1: U(-1/sqrt(196), 1/sqrt(196)) */
+    float mx = 0;
+    for (size_t i = 0; i < t.len; i++) mx = fmaxf(mx, fabsf(t.data[i]));
+    assert_true(mx <= 1.0f / 14.0f && mx > 0.95f / 14.0f);
+    svdd_net_free(m);
+    /* same seed, same parameters; another seed, others */
+    svdd_net *a = make("mnist-lenet"), *b = make("mnist-lenet"), *c = NULL;
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    svdd_error err;
+    assert_int_equal(svdd_net_create(&c, svdd_spec_builtin("mnist-lenet"), "x", 8, &err), SVDD_OK);
+    assert_true(memcmp(a->params, c->params, a->n_params * sizeof(float)) != 0);
+    svdd_net_free(a), svdd_net_free(b), svdd_net_free(c);
+}
+
+static void expect_spec_error(const char *spec, const char *needle) {
+    svdd_net *net = (svdd_net *)1;
+    svdd_error err;
+    svdd_status st = svdd_net_create(&net, spec, "bad.spec", 1, &err);
+    if (st == SVDD_OK) fail_msg("spec accepted but should fail with '%s':\n%s", needle, spec);
+    assert_int_equal(st, SVDD_E_FORMAT);
+    assert_null(net);
+    if (!strstr(err.message, needle) || !strstr(err.message, "bad.spec"))
+        fail_msg("message '%s' lacks '%s' or the spec name", err.message, needle);
+}
+
+static void test_spec_errors(void **state) {
+    (void)state;
+    expect_spec_error("", "svdd-spec 1");
+    expect_spec_error("svdd-spec 2\n", "unsupported spec version");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nconv2d 8 k=5 pad=2\nwarp 3\n", ":5: unknown layer 'warp'");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nconv2d x k=5\n", "number of outputs");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nconv2d 8\n", "kernel size");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nconv2d 8 k=99999\n", "not a number in range");
+    expect_spec_error("svdd-spec 1\ninput 1 4 4\nencoder\nconv2d 8 k=9 pad=0\n", "empty or oversized");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nconv2d 8 k=5 pad=2\n", "must end in a vector");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nflatten\nlinear 8\ndecoder\nreshape 2 2 3\n", "keep the number");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nflatten\nlinear 8\ndecoder\nlinear 10\n", "decoder outputs");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nflatten\nlinear 8 bogus=1\n", "does not apply");
+    expect_spec_error("svdd-spec 1\ninput 1 28 28\nencoder\nbatchnorm eps=-1\nflatten\nlinear 8\n", "not a number");
+    expect_spec_error("svdd-spec 1\nconv2d 8 k=5\n", "before 'encoder'");
+    expect_spec_error("svdd-spec 1\ninput 64 64 64\nencoder\nflatten\nlinear 65536\n", "too many parameters");
+    expect_spec_error("svdd-spec 1\ninput 64 4096 4096\nencoder\nflatten\nlinear 4\n", "too large");
+    expect_spec_error("svdd-spec 1\ninput 1 1 1\nencoder\nmaxpool2d 2\n", "at least 2x2");
+    /* a custom network is a new spec: a smaller encoder-only one parses */
+    svdd_net *net = NULL;
+    svdd_error err;
+    assert_int_equal(svdd_net_create(&net,
+                                     "svdd-spec 1\n# tiny\nname tiny\ninput 1 8 8\nencoder\nconv2d 2 k=3 pad=1\n"
+                                     "leaky_relu slope=0.1\nmaxpool2d\nflatten\nlinear 4 init=xavier_leaky\n",
+                                     "tiny", 1, &err),
+                     SVDD_OK);
+    assert_int_equal(svdd_net_latent_dim(net), 4);
+    assert_false(svdd_net_has_decoder(net));
+    svdd_net_free(net);
+}
+
+/* ---- a finite-difference check through encoder + decoder ----
+ * Each layer is checked alone in test_layers; this checks how a network chains them (caches,
+ * ping-pong gradient buffers, the encoder/decoder hand-over). The kinks of leaky ReLU and max
+ * pooling make finite differences of a whole deep network unreliable, so the spec here uses
+ * every layer type with a smooth response; the reference networks themselves are compared with
+ * PyTorch in test_torch_step. */
+static const char SMOOTH_SPEC[] = "svdd-spec 1\n"
+                                  "input 2 8 8\n"
+                                  "encoder\n"
+                                  "conv2d 3 k=3 pad=1\n"
+                                  "batchnorm eps=1e-4\n"
+                                  "sigmoid\n"
+                                  "conv2d 2 k=3 pad=0\n"
+                                  "batchnorm\n"
+                                  "sigmoid\n"
+                                  "upsample2d 2\n"
+                                  "flatten\n"
+                                  "linear 6\n"
+                                  "decoder\n"
+                                  "batchnorm eps=1e-4\n"
+                                  "reshape 6 1 1\n"
+                                  "conv_transpose2d 4 k=3 pad=0\n"
+                                  "sigmoid\n"
+                                  "upsample2d 2\n"
+                                  "conv_transpose2d 2 k=3 pad=0\n"
+                                  "batchnorm\n"
+                                  "sigmoid\n";
+
+typedef struct ae_ctx {
+    svdd_net *net;
+    float *x;
+    int B, D;
+} ae_ctx;
+
+static double ae_loss(void *p) {
+    ae_ctx *c = p;
+    const float *z = svdd__stack_forward(c->net, &c->net->enc, c->x, c->B, 1);
+    const float *y = svdd__stack_forward(c->net, &c->net->dec, z, c->B, 1);
+    return svdd__sq_error_loss(NULL, NULL, y, c->x, c->B, c->D);
+}
+
+static void test_autoencoder_gradcheck(void **state) {
+    (void)state;
+    svdd_net *net = NULL;
+    svdd_error err;
+    if (svdd_net_create(&net, SMOOTH_SPEC, "smooth", 3, &err) != SVDD_OK) fail_msg("%s", err.message);
+    const int B = 4, D = 2 * 8 * 8;
+    assert_int_equal(svdd__net_reserve(net, B, &err), SVDD_OK);
+    float *x = malloc((size_t)B * D * sizeof(float)), *d = malloc((size_t)B * D * sizeof(float));
+    svdd_test_fill_uniform(x, (size_t)B * D, 0, 1, 3);
+    ae_ctx c = {net, x, B, D};
+    const float *z = svdd__stack_forward(net, &net->enc, x, B, 1);
+    const float *y = svdd__stack_forward(net, &net->dec, z, B, 1);
+    svdd__sq_error_loss(d, NULL, y, x, B, D);
+    svdd__net_zero_grad(net, SVDD_PART_ALL);
+    float *dz = svdd__stack_backward(net, &net->dec, d, B, 0, 1, 1);
+    float *dx = svdd__stack_backward(net, &net->enc, dz, B, 0, 1, 1);
+    float *g = malloc(net->n_params * sizeof(float)), *gx = malloc((size_t)B * D * sizeof(float));
+    memcpy(g, net->grads, net->n_params * sizeof(float));
+    memcpy(gx, dx, (size_t)B * D * sizeof(float));
+    /* Float32 rounding through eleven layers limits agreement to about 1e-3 on small entries,
+     * so the bound is 1e-2; a wrong gradient is off by order one. */
+    svdd_test_gradcheck("chained encoder params", net->params, net->n_enc_params, g, ae_loss, &c, 80, 1e-2, 1e-2, 5);
+    svdd_test_gradcheck("chained decoder params", net->params + net->n_enc_params, net->n_params - net->n_enc_params,
+                        g + net->n_enc_params, ae_loss, &c, 80, 1e-2, 1e-2, 6);
+    /* the input also appears in the loss as the target: add that direct term to the gradient */
+    for (size_t i = 0; i < (size_t)B * D; i++) gx[i] -= d[i];
+    svdd_test_gradcheck("chained input", x, (size_t)B * D, gx, ae_loss, &c, 80, 1e-2, 1e-2, 7);
+    free(x), free(d), free(g), free(gx);
+    svdd_net_free(net);
+}
+
+/* The encoder the Deep SVDD loss sees is the autoencoder's encoder: a joint loss
+ * mu1 * ||z - c||^2 + mu2 * reconstruction gives encoder gradients that are exactly the mu-weighted
+ * sum of the two separate ones, and mu2 changes them. */
+static void run_joint(svdd_net *net, const float *x, int B, float mu1, float mu2, float *genc) {
+    const int D = 32;
+    const float *z = svdd__stack_forward(net, &net->enc, x, B, 1);
+    const float *y = svdd__stack_forward(net, &net->dec, z, B, 1);
+    float *drec = malloc((size_t)B * 784 * sizeof(float));
+    svdd__sq_error_loss(drec, NULL, y, x, B, 784);
+    for (size_t i = 0; i < (size_t)B * 784; i++) drec[i] *= mu2;
+    svdd__net_zero_grad(net, SVDD_PART_ALL);
+    float *dz_rec = svdd__stack_backward(net, &net->dec, drec, B, 0, 1, 1);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < D; j++) {
+            float cj = 0.1f * (float)(j % 3);
+            net->dlatent[b * D + j] = dz_rec[b * D + j] + mu1 * 2.0f * (z[b * D + j] - cj) / (float)B;
+        }
+    svdd__stack_backward(net, &net->enc, net->dlatent, B, 0, 0, 1);
+    memcpy(genc, net->grads, net->n_enc_params * sizeof(float));
+    free(drec);
+}
+
+static void test_shared_encoder(void **state) {
+    (void)state;
+    svdd_net *net = make("mnist-lenet");
+    svdd_error err;
+    const int B = 4;
+    assert_int_equal(svdd__net_reserve(net, B, &err), SVDD_OK);
+    float *x = malloc((size_t)B * 784 * sizeof(float));
+    svdd_test_fill_uniform(x, (size_t)B * 784, 0, 1, 9);
+    size_t n = net->n_enc_params;
+    float *g_svdd = malloc(n * sizeof(float)), *g_rec = malloc(n * sizeof(float)), *g_joint = malloc(n * sizeof(float));
+    /* the running statistics change with every training forward; restore them between runs */
+    float *bn = malloc(net->n_state * sizeof(float));
+    memcpy(bn, net->state, net->n_state * sizeof(float));
+    run_joint(net, x, B, 1.0f, 0.0f, g_svdd);
+    memcpy(net->state, bn, net->n_state * sizeof(float));
+    run_joint(net, x, B, 0.0f, 1.0f, g_rec);
+    memcpy(net->state, bn, net->n_state * sizeof(float));
+    run_joint(net, x, B, 1.0f, 0.5f, g_joint);
+    double worst = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        double expect = (double)g_svdd[i] + 0.5 * g_rec[i];
+        worst = fmax(worst, fabs(g_joint[i] - expect) / fmax(fabs(expect), 1e-4));
+        diff = fmax(diff, fabs((double)g_joint[i] - g_svdd[i]));
+    }
+    printf("  joint gradient = mu-weighted sum: worst rel %.3e; reconstruction term moves the encoder gradient by up to %.3e\n",
+           worst, diff);
+    assert_true(worst < 1e-3);
+    assert_true(diff > 1e-4);
+    free(x), free(g_svdd), free(g_rec), free(g_joint), free(bn);
+    svdd_net_free(net);
+}
+
+static void test_eval_mode_and_training(void **state) {
+    (void)state;
+    svdd_net *net = make("mnist-lenet");
+    svdd_error err;
+    const size_t n = 64;
+    float *x = malloc(n * 784 * sizeof(float)), *z0 = malloc(n * 32 * sizeof(float)), *z1 = malloc(n * 32 * sizeof(float));
+    float *rec = malloc(n * 784 * sizeof(float)), *e0 = malloc(n * sizeof(float)), *e1 = malloc(n * sizeof(float));
+    /* smooth images an autoencoder can learn: a brightness ramp of random direction and level */
+    svdd__rng r;
+    svdd__rng_seed(&r, 10, 1);
+    for (size_t i = 0; i < n; i++) {
+        float a = svdd__rng_uniform(&r), b = svdd__rng_uniform(&r), lvl = 0.3f + 0.4f * svdd__rng_uniform(&r);
+        for (int p = 0; p < 784; p++)
+            x[i * 784 + p] = lvl + 0.3f * ((a - 0.5f) * (float)(p / 28 - 14) + (b - 0.5f) * (float)(p % 28 - 14)) / 14.0f;
+    }
+    assert_int_equal(svdd_net_encode(net, x, n, z0, &err), SVDD_OK);
+    assert_int_equal(svdd_net_reconstruct(net, x, n, rec, e0, &err), SVDD_OK);
+    svdd_train_options o = svdd_train_defaults();
+    o.epochs = 30;
+    o.batch_size = 16;
+    o.lr = 1e-3;
+    double loss;
+    assert_int_equal(svdd_autoencoder_train(net, x, n, &o, &loss, &err), SVDD_OK);
+    assert_int_equal(svdd_net_encode(net, x, n, z1, &err), SVDD_OK);
+    assert_int_equal(svdd_net_reconstruct(net, x, n, rec, e1, &err), SVDD_OK);
+    double m0 = 0, m1 = 0;
+    for (size_t i = 0; i < n; i++) m0 += e0[i], m1 += e1[i];
+    printf("  reconstruction error before %.2f after %.2f (final loss %.2f)\n", m0 / n, m1 / n, loss);
+    assert_true(m1 < m0);
+    /* the encoder moved: it is the autoencoder's */
+    assert_true(memcmp(z0, z1, n * 32 * sizeof(float)) != 0);
+    /* bad options are refused with a message */
+    o.batch_size = 0;
+    assert_int_equal(svdd_autoencoder_train(net, x, n, &o, &loss, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "batch size"));
+    free(x), free(z0), free(z1), free(rec), free(e0), free(e1);
+    svdd_net_free(net);
+}
+
+static void test_determinism(void **state) {
+    (void)state;
+    float *x = malloc(40 * 784 * sizeof(float));
+    svdd_test_fill_uniform(x, 40 * 784, 0, 1, 12);
+    svdd_net *a = make("mnist-lenet"), *b = make("mnist-lenet");
+    svdd_train_options o = svdd_train_defaults();
+    o.epochs = 2;
+    o.batch_size = 10;
+    o.seed = 3;
+    svdd_error err;
+    assert_int_equal(svdd_autoencoder_train(a, x, 40, &o, NULL, &err), SVDD_OK);
+    assert_int_equal(svdd_autoencoder_train(b, x, 40, &o, NULL, &err), SVDD_OK);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    svdd_net_free(a), svdd_net_free(b);
+    free(x);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_shapes),        cmocka_unit_test(test_tensor_names),
+        cmocka_unit_test(test_init_bounds),           cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_autoencoder_gradcheck), cmocka_unit_test(test_shared_encoder),
+        cmocka_unit_test(test_eval_mode_and_training), cmocka_unit_test(test_determinism),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

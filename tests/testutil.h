@@ -1,0 +1,45 @@
+/* Shared helpers for the test programs (cmocka). */
+#ifndef SVDD_TESTUTIL_H
+#define SVDD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the three headers above first. */
+#include <cmocka.h>
+
+#include "core/core.h"
+
+/* CTest treats this exit code as "skipped" (SKIP_RETURN_CODE). */
+#define SVDD_TEST_SKIP 77
+
+/* The data-set folder from $SVDD_DATA, or NULL when unset or missing. */
+const char *svdd_test_data_dir(void);
+/* Path join into a static-free caller buffer; fails the test if it does not fit. */
+void svdd_test_path(char *buf, size_t size, const char *dir, const char *rel);
+
+/* Fill with U(lo, hi) from a seeded generator. */
+void svdd_test_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
+
+/* Largest |a-b| / max(|b|, floor), and the index where it occurs. */
+double svdd_test_max_rel_diff(const float *a, const float *b, size_t n, double floor, size_t *where);
+
+/* Finite-difference check of a gradient (five-point central stencil). `loss` evaluates the scalar loss (in double)
+ * at the current value of x[0..n); `analytic` holds dLoss/dx. Checks up to `max_checks`
+ * coordinates picked by the seed, with step h, and fails the current test (printing the worst
+ * case) if any relative error exceeds tol. Returns the worst relative error. */
+typedef double (*svdd_test_loss_fn)(void *ctx);
+double svdd_test_gradcheck(const char *what, float *x, size_t n, const float *analytic,
+                           svdd_test_loss_fn loss, void *ctx, int max_checks, double h, double tol,
+                           uint64_t seed);
+
+
+
+/* Finite-difference check along random +-1 directions over all of x (as kann does): the
+ * directional derivative sums many gradient entries, so it stands far above the rounding noise
+ * of a deep float32 forward pass. Fails the test if any relative error exceeds tol. */
+double svdd_test_gradcheck_direction(const char *what, float *x, size_t n, const float *analytic,
+                                     svdd_test_loss_fn loss, void *ctx, int directions, double h, double tol,
+                                     uint64_t seed);
+#endif
