@@ -265,6 +265,170 @@ SVDD_API svdd_status svdd_autoencoder_train(svdd_net *net, const float *x, size_
                                             const svdd_train_options *opt, double *final_loss,
                                             svdd_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * Deep SVDD objectives (Ruff et al. 2018) on a network's encoder phi, with centre c
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum svdd_method {
+    SVDD_METHOD_ONE_CLASS = 0,     /* mean ||phi(x) - c||^2 */
+    SVDD_METHOD_SOFT_BOUNDARY = 1, /* R^2 + 1/nu * mean max(0, ||phi(x) - c||^2 - R^2) */
+    SVDD_METHOD_HYBRID = 2         /* mu1 * one-class + mu2 * reconstruction, one shared encoder */
+} svdd_method;
+
+/* "deep-svdd", "soft-boundary", "hybrid"; NULL for an unknown value. */
+SVDD_API const char *svdd_method_name(svdd_method method);
+/* The inverse; SVDD_E_INVALID for an unknown name. */
+SVDD_API svdd_status svdd_method_parse(const char *name, svdd_method *method, svdd_error *err);
+
+typedef struct svdd_objective {
+    svdd_method method;
+    double nu;         /* soft-boundary: the fraction of outliers allowed, (0, 1]; default 0.1 */
+    int warmup_epochs; /* soft-boundary: R is updated only after these epochs; default 10 */
+    double mu1, mu2;   /* hybrid weights of the SVDD and reconstruction terms; default 1, 1 */
+} svdd_objective;
+SVDD_API svdd_objective svdd_objective_defaults(void);
+
+/* The centre: the mean of phi over the n images (evaluation mode), with every coordinate
+ * closer to 0 than eps moved to +-eps keeping its sign (0 goes to +eps), so that the trivial
+ * solution phi = 0 is not at the centre. c has latent_dim entries. */
+SVDD_API svdd_status svdd_center_init(svdd_net *net, const float *x, size_t n, double eps, float *c,
+                                      svdd_error *err);
+
+/* Train the encoder (and for the hybrid also the decoder) on the objective, with c fixed.
+ * *radius is R (soft-boundary: read as the initial value and written back; others: left alone
+ * when NULL). The reported loss of an epoch is the mean of its batch losses. */
+SVDD_API svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const float *c,
+                                          const svdd_objective *obj, const svdd_train_options *opt,
+                                          double *radius, svdd_error *err);
+
+/* For n images (evaluation mode): dist[i] = ||phi(x_i) - c||^2; recon[i] = the summed squared
+ * reconstruction error (needs a decoder; NULL to skip); latent (n * latent_dim; NULL to skip). */
+SVDD_API svdd_status svdd_deep_svdd_distances(svdd_net *net, const float *x, size_t n, const float *c,
+                                              float *dist, float *recon, float *latent, svdd_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models: a trained detector with its preprocessing, centre, radius and calibrated threshold
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct svdd_model svdd_model;
+
+/* How the decision threshold is derived. Every kind uses only the held-out normal calibration
+ * images (never test labels); a model keeps what each kind needs, so the kind and the target
+ * false-positive rate can be changed after training (svdd_model_set_threshold). */
+typedef enum svdd_threshold_kind {
+    SVDD_THRESHOLD_GAUSSIAN = 0,       /* mean + z * std of the calibration scores, z = Phi^-1(1 - fpr) */
+    SVDD_THRESHOLD_QUANTILE = 1,       /* the empirical (1 - fpr) quantile of the calibration scores */
+    SVDD_THRESHOLD_MAHALANOBIS = 2,    /* score = squared Mahalanobis distance of the latent vector
+                                          under a Ledoit-Wolf Gaussian of the training latents;
+                                          threshold = the chi-square (1 - fpr) quantile, latent_dim dof */
+    SVDD_THRESHOLD_MAHALANOBIS_QUANTILE = 3, /* the same score, empirical (1 - fpr) quantile */
+    SVDD_THRESHOLD_RADIUS = 4          /* soft-boundary only: anomalous when ||phi(x) - c|| > R */
+} svdd_threshold_kind;
+/* "gaussian", "quantile", "mahalanobis", "mahalanobis-quantile", "radius"; NULL if unknown. */
+SVDD_API const char *svdd_threshold_name(svdd_threshold_kind kind);
+SVDD_API svdd_status svdd_threshold_parse(const char *name, svdd_threshold_kind *kind, svdd_error *err);
+
+/* How the hybrid's anomaly score combines the distance d = ||phi(x) - c||^2 and the
+ * reconstruction error r. The standardised sum uses mean and std of d and r over the normal
+ * training images. */
+typedef enum svdd_hybrid_score {
+    SVDD_HYBRID_SCORE_SUM = 0,      /* (d - mean_d) / std_d + (r - mean_r) / std_r (default) */
+    SVDD_HYBRID_SCORE_DISTANCE = 1, /* d alone */
+    SVDD_HYBRID_SCORE_RECON = 2     /* r alone */
+} svdd_hybrid_score;
+SVDD_API const char *svdd_hybrid_score_name(svdd_hybrid_score s);
+SVDD_API svdd_status svdd_hybrid_score_parse(const char *name, svdd_hybrid_score *s, svdd_error *err);
+
+typedef struct svdd_fit_options {
+    const char *spec;      /* network spec text; NULL picks the built-in one for the image shape */
+    const char *spec_name; /* its name in messages and metadata */
+    svdd_objective objective;
+    svdd_hybrid_score hybrid_score;
+    svdd_train_options ae; /* autoencoder pre-training; ae.epochs = 0 skips it */
+    svdd_train_options svdd; /* the objective's training */
+    double center_eps;     /* default 0.1 */
+    double calibration_fraction; /* held-out normal images for the threshold, default 0.1 */
+    svdd_threshold_kind threshold;
+    double target_fpr;     /* default 0.05 */
+    uint64_t seed;         /* network initialisation, split and shuffling */
+    int threads;
+    const char *dataset;   /* recorded in the model: data set name and normal class */
+    int normal_class;
+} svdd_fit_options;
+
+/* The reference defaults: Adam lr 1e-4, batch 200, weight decay 0.5e-6 (autoencoder 0.5e-3),
+ * 150 + 150 epochs with a x0.1 milestone at epoch 50 for the autoencoder and Deep SVDD alike
+ * (set epochs and milestones for a shorter schedule), one-class objective, Gaussian threshold
+ * at 5% false positives, 10% calibration split. */
+SVDD_API svdd_fit_options svdd_fit_defaults(void);
+
+/* Train a model on the normal images `normal` (labels ignored). */
+SVDD_API svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const svdd_fit_options *opt,
+                                    svdd_error *err);
+SVDD_API void svdd_model_free(svdd_model *m);
+
+/* Scores (higher = more anomalous) and decisions (1 = anomalous: score > threshold) of images
+ * [first, first + count) of `ds`, whose shape must match the model's input. Either output may be
+ * NULL. The score depends on the method and, for the Mahalanobis kinds, on the threshold kind. */
+SVDD_API svdd_status svdd_model_score(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
+                                      float *scores, uint8_t *anomalous, svdd_error *err);
+/* Latent vectors (count * latent_dim) of images of `ds`. */
+SVDD_API svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
+                                       float *latent, svdd_error *err);
+/* Re-derive the threshold from the stored calibration data. */
+SVDD_API svdd_status svdd_model_set_threshold(svdd_model *m, svdd_threshold_kind kind, double target_fpr,
+                                              svdd_error *err);
+
+typedef struct svdd_model_info {
+    svdd_method method;
+    svdd_threshold_kind threshold_kind;
+    svdd_hybrid_score hybrid_score;
+    double threshold;     /* applied to svdd_model_score's scores */
+    double target_fpr;
+    double radius;        /* R (soft-boundary), 0 otherwise */
+    int latent_dim;
+    int channels, height, width;
+    size_t n_train, n_calibration;
+    double shrinkage;     /* Ledoit-Wolf intensity of the latent Gaussian */
+    const char *spec_name;
+    const char *dataset;
+    int normal_class;
+    uint64_t seed;
+} svdd_model_info;
+SVDD_API void svdd_model_get_info(const svdd_model *m, svdd_model_info *info);
+/* The network inside (owned by the model). */
+SVDD_API svdd_net *svdd_model_net(svdd_model *m);
+
+/* ---------------------------------------------------------------------------------------------
+ * Metrics. Label 1 = anomaly = the positive class; 0 = normal. An image is flagged anomalous when
+ * its score is strictly greater than the threshold.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct svdd_metrics {
+    size_t n_normal, n_anomalous;
+    double auc;               /* ROC AUC; ties count one half (the Mann-Whitney statistic) */
+    double average_precision; /* sum over score levels of (R_k - R_k-1) * P_k */
+    /* at the given threshold */
+    double threshold;
+    size_t tp, fp, tn, fn;
+    double precision, recall, f1, fpr, tpr;
+    /* reference values printed next to F1 so that nobody is fooled by it */
+    double f1_all_anomalous;  /* F1 of flagging every image */
+    double f1_oracle;         /* best F1 over all thresholds, chosen WITH the test labels */
+    double threshold_oracle;
+} svdd_metrics;
+
+/* Compute every field from n scores and labels (0/1). Needs at least one image of each label and
+ * finite scores. */
+SVDD_API svdd_status svdd_metrics_compute(svdd_metrics *m, const float *scores, const int32_t *labels, size_t n,
+                                          double threshold, svdd_error *err);
+
+/* The ROC curve: points (fpr, tpr) for every distinct score level from the highest down, starting
+ * at (0, 0) and ending at (1, 1); threshold[k] is the score level (+inf at the first point). The
+ * three arrays are allocated here (free() them); *n_points receives their length. */
+SVDD_API svdd_status svdd_roc_curve(const float *scores, const int32_t *labels, size_t n, double **fpr,
+                                    double **tpr, double **threshold, size_t *n_points, svdd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

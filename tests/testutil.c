@@ -9,7 +9,15 @@
 const char *svdd_test_data_dir(void) {
     const char *d = getenv("SVDD_DATA");
     struct stat st;
-    if (!d || !*d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+    if (!d || !*d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        /* CI sets SVDD_REQUIRE_DATA: there a missing data folder is a failure, not a skip. */
+        const char *req = getenv("SVDD_REQUIRE_DATA");
+        if (req && *req && strcmp(req, "0") != 0) {
+            fprintf(stderr, "SVDD_REQUIRE_DATA is set but SVDD_DATA (%s) is not a folder\n", d ? d : "unset");
+            exit(1);
+        }
+        return NULL;
+    }
     return d;
 }
 

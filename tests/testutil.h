@@ -14,7 +14,8 @@
 /* CTest treats this exit code as "skipped" (SKIP_RETURN_CODE). */
 #define SVDD_TEST_SKIP 77
 
-/* The data-set folder from $SVDD_DATA, or NULL when unset or missing. */
+/* The data-set folder from $SVDD_DATA, or NULL when unset or missing (then the caller skips,
+ * exit code 77), except that with SVDD_REQUIRE_DATA=1 a missing folder fails the test at once. */
 const char *svdd_test_data_dir(void);
 /* Path join into a static-free caller buffer; fails the test if it does not fit. */
 void svdd_test_path(char *buf, size_t size, const char *dir, const char *rel);

@@ -1,0 +1,376 @@
+/* Fitting a model: preprocessing, a held-out calibration split, autoencoder pre-training, the
+ * centre, the objective, the latent Gaussian and the calibration scores; then scoring. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/stats.h"
+#include "../data/data.h"
+#include "model.h"
+
+static const char *const THRESHOLD_NAMES[] = {"gaussian", "quantile", "mahalanobis", "mahalanobis-quantile", "radius"};
+static const char *const HYBRID_NAMES[] = {"sum", "distance", "reconstruction"};
+
+const char *svdd_threshold_name(svdd_threshold_kind k) {
+    return (int)k >= 0 && (int)k <= SVDD_THRESHOLD_RADIUS ? THRESHOLD_NAMES[k] : NULL;
+}
+
+svdd_status svdd_threshold_parse(const char *name, svdd_threshold_kind *k, svdd_error *err) {
+    for (int i = 0; i <= SVDD_THRESHOLD_RADIUS; i++)
+        if (name && strcmp(name, THRESHOLD_NAMES[i]) == 0) {
+            *k = (svdd_threshold_kind)i;
+            return SVDD_OK;
+        }
+    return svdd__fail(err, SVDD_E_INVALID,
+                      "unknown threshold '%s' (gaussian, quantile, mahalanobis, mahalanobis-quantile or radius)",
+                      name ? name : "");
+}
+
+const char *svdd_hybrid_score_name(svdd_hybrid_score s) {
+    return (int)s >= 0 && (int)s <= SVDD_HYBRID_SCORE_RECON ? HYBRID_NAMES[s] : NULL;
+}
+
+svdd_status svdd_hybrid_score_parse(const char *name, svdd_hybrid_score *s, svdd_error *err) {
+    for (int i = 0; i <= SVDD_HYBRID_SCORE_RECON; i++)
+        if (name && strcmp(name, HYBRID_NAMES[i]) == 0) {
+            *s = (svdd_hybrid_score)i;
+            return SVDD_OK;
+        }
+    return svdd__fail(err, SVDD_E_INVALID, "unknown hybrid score '%s' (sum, distance or reconstruction)", name ? name : "");
+}
+
+svdd_fit_options svdd_fit_defaults(void) {
+    svdd_fit_options o;
+    memset(&o, 0, sizeof o);
+    o.objective = svdd_objective_defaults();
+    o.hybrid_score = SVDD_HYBRID_SCORE_SUM;
+    o.ae = svdd_train_defaults();
+    o.ae.epochs = 150;
+    o.ae.weight_decay = 0.5e-3;
+    o.ae.milestones[0] = 50;
+    o.ae.n_milestones = 1;
+    o.svdd = svdd_train_defaults();
+    o.svdd.epochs = 150;
+    o.svdd.milestones[0] = 50;
+    o.svdd.n_milestones = 1;
+    o.center_eps = 0.1;
+    o.calibration_fraction = 0.1;
+    o.threshold = SVDD_THRESHOLD_GAUSSIAN;
+    o.target_fpr = 0.05;
+    o.seed = 0;
+    o.threads = 1;
+    o.normal_class = -1;
+    return o;
+}
+
+svdd_model *svdd__model_new(void) { return calloc(1, sizeof(svdd_model)); }
+
+void svdd_model_free(svdd_model *m) {
+    if (!m) return;
+    svdd_net_free(m->net);
+    free(m->center);
+    free(m->cal_dist);
+    free(m->cal_recon);
+    free(m->cal_maha);
+    svdd__gaussian_free(&m->gauss);
+    free(m);
+}
+
+svdd_net *svdd_model_net(svdd_model *m) { return m ? m->net : NULL; }
+
+static int uses_recon(const svdd_model *m) {
+    return m->objective.method == SVDD_METHOD_HYBRID && m->hybrid_score != SVDD_HYBRID_SCORE_DISTANCE;
+}
+
+double svdd__model_base_score(const svdd_model *m, double dist, double recon) {
+    switch (m->objective.method) {
+    case SVDD_METHOD_SOFT_BOUNDARY: return dist - m->radius * m->radius;
+    case SVDD_METHOD_HYBRID:
+        if (m->hybrid_score == SVDD_HYBRID_SCORE_DISTANCE) return dist;
+        if (m->hybrid_score == SVDD_HYBRID_SCORE_RECON) return recon;
+        return (dist - m->dist_mean) / m->dist_std + (recon - m->recon_mean) / m->recon_std;
+    case SVDD_METHOD_ONE_CLASS: break;
+    }
+    return dist;
+}
+
+static int is_mahalanobis(svdd_threshold_kind k) {
+    return k == SVDD_THRESHOLD_MAHALANOBIS || k == SVDD_THRESHOLD_MAHALANOBIS_QUANTILE;
+}
+
+svdd_status svdd_model_set_threshold(svdd_model *m, svdd_threshold_kind kind, double fpr, svdd_error *err) {
+    if (!m) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_set_threshold: NULL model");
+    if (!(fpr > 0 && fpr < 1)) return svdd__fail(err, SVDD_E_INVALID, "target false-positive rate must be in (0, 1) (got %g)", fpr);
+    if (kind == SVDD_THRESHOLD_RADIUS && m->objective.method != SVDD_METHOD_SOFT_BOUNDARY)
+        return svdd__fail(err, SVDD_E_INVALID, "the radius threshold needs a soft-boundary model (this one is %s)",
+                          svdd_method_name(m->objective.method));
+    if ((int)kind < 0 || (int)kind > SVDD_THRESHOLD_RADIUS) return svdd__fail(err, SVDD_E_INVALID, "unknown threshold kind");
+    if (m->n_cal < 2 && (kind == SVDD_THRESHOLD_GAUSSIAN || kind == SVDD_THRESHOLD_QUANTILE ||
+                         kind == SVDD_THRESHOLD_MAHALANOBIS_QUANTILE))
+        return svdd__fail(err, SVDD_E_INVALID, "the %s threshold needs held-out calibration images (calibration fraction > 0)",
+                          svdd_threshold_name(kind));
+    double t = 0;
+    if (kind == SVDD_THRESHOLD_RADIUS) {
+        t = 0; /* base score d - R^2 > 0 */
+    } else if (kind == SVDD_THRESHOLD_MAHALANOBIS) {
+        t = svdd__chi2_quantile(1 - fpr, m->gauss.dim);
+    } else if (kind == SVDD_THRESHOLD_MAHALANOBIS_QUANTILE) {
+        t = svdd__sample_quantile(m->cal_maha, m->n_cal, 1 - fpr);
+    } else {
+        float *s = malloc(m->n_cal * sizeof(float));
+        if (!s) return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < m->n_cal; i++)
+            s[i] = (float)svdd__model_base_score(m, m->cal_dist[i], m->cal_recon ? m->cal_recon[i] : 0);
+        if (kind == SVDD_THRESHOLD_QUANTILE) {
+            t = svdd__sample_quantile(s, m->n_cal, 1 - fpr);
+        } else {
+            double mean, std;
+            svdd__mean_std(s, m->n_cal, &mean, &std);
+            t = mean + svdd__normal_quantile(1 - fpr) * std;
+        }
+        free(s);
+    }
+    if (!isfinite(t)) return svdd__fail(err, SVDD_E_NUMERIC, "the %s threshold is not finite", svdd_threshold_name(kind));
+    m->threshold_kind = kind;
+    m->target_fpr = fpr;
+    m->threshold = t;
+    return SVDD_OK;
+}
+
+/* Network input shape must match the data set's images. */
+static svdd_status check_shape(const svdd_net *net, const svdd_dataset *ds, svdd_error *err) {
+    int c, h, w;
+    svdd_net_input_shape(net, &c, &h, &w);
+    if (ds->c != c || ds->h != h || ds->w != w)
+        return svdd__fail(err, SVDD_E_INVALID, "images are %dx%dx%d but the network %s takes %dx%dx%d", ds->c, ds->h, ds->w,
+                          net->name, c, h, w);
+    return SVDD_OK;
+}
+
+/* Preprocessed copies of the images at idx[0..n). */
+static float *gather(const svdd_preprocess *pp, const svdd_dataset *ds, const uint32_t *idx, size_t n, svdd_error *err,
+                     svdd_status *st) {
+    const size_t D = (size_t)ds->c * ds->h * ds->w;
+    float *x = svdd__alloc(n ? n : 1, D * sizeof(float));
+    if (!x) {
+        *st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for %zu preprocessed images", n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        *st = svdd_preprocess_apply(pp, ds, idx[i], 1, x + i * D, err);
+        if (*st != SVDD_OK) {
+            free(x);
+            return NULL;
+        }
+    }
+    *st = SVDD_OK;
+    return x;
+}
+
+static const char *default_spec_name(const svdd_dataset *ds) {
+    if (ds->c == 1 && ds->h == 28 && ds->w == 28) return "mnist-lenet";
+    if (ds->c == 3 && ds->h == 32 && ds->w == 32) return "cifar10-lenet";
+    return NULL;
+}
+
+svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const svdd_fit_options *opt, svdd_error *err) {
+    if (!out || !normal || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_fit: NULL argument");
+    *out = NULL;
+    if (normal->n < 4) return svdd__fail(err, SVDD_E_INVALID, "need at least 4 normal training images (got %zu)", normal->n);
+    if (!(opt->calibration_fraction >= 0 && opt->calibration_fraction < 0.9))
+        return svdd__fail(err, SVDD_E_INVALID, "calibration fraction must be in [0, 0.9) (got %g)", opt->calibration_fraction);
+    if (!(opt->center_eps >= 0)) return svdd__fail(err, SVDD_E_INVALID, "centre eps must be >= 0");
+    const char *spec = opt->spec, *spec_name = opt->spec_name;
+    if (!spec) {
+        spec_name = default_spec_name(normal);
+        if (!spec_name)
+            return svdd__fail(err, SVDD_E_INVALID,
+                              "no built-in network for %dx%dx%d images: give a network spec (built-in: 1x28x28, 3x32x32)",
+                              normal->c, normal->h, normal->w);
+        spec = svdd_spec_builtin(spec_name);
+    }
+    svdd_model *m = svdd__model_new();
+    if (!m) return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    svdd_status st;
+    float *xtr = NULL, *xcal = NULL, *dist = NULL, *recon = NULL, *lat = NULL;
+    uint32_t *idx = NULL;
+    m->objective = opt->objective;
+    m->hybrid_score = opt->hybrid_score;
+    m->seed = opt->seed;
+    m->fit = *opt;
+    m->fit.spec = NULL, m->fit.spec_name = NULL, m->fit.dataset = NULL;
+    m->fit.ae.on_epoch = m->fit.svdd.on_epoch = NULL;
+    m->fit.ae.log = m->fit.svdd.log = NULL;
+    m->fit.ae.on_epoch_user = m->fit.svdd.on_epoch_user = m->fit.ae.log_user = m->fit.svdd.log_user = NULL;
+    m->normal_class = opt->normal_class;
+    snprintf(m->dataset, sizeof m->dataset, "%s", opt->dataset ? opt->dataset : "");
+    snprintf(m->spec_name, sizeof m->spec_name, "%s", spec_name ? spec_name : "custom");
+
+    st = svdd_net_create(&m->net, spec, m->spec_name, opt->seed, err);
+    if (st != SVDD_OK) goto fail;
+    if ((st = check_shape(m->net, normal, err)) != SVDD_OK) goto fail;
+    if (opt->objective.method == SVDD_METHOD_HYBRID && !m->net->dec.n) {
+        st = svdd__fail(err, SVDD_E_INVALID, "the hybrid method needs a network with a decoder");
+        goto fail;
+    }
+    /* min-max fitted on all normal training images, as the reference does */
+    if ((st = svdd_preprocess_fit(&m->pp, normal, err)) != SVDD_OK) goto fail;
+
+    /* the calibration split: a seeded shuffle, the first part held out */
+    const size_t n = normal->n;
+    idx = malloc(n * sizeof *idx);
+    if (!idx) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
+    svdd__rng rng;
+    svdd__rng_seed(&rng, opt->seed, 0xca1);
+    svdd__rng_shuffle(&rng, idx, n);
+    size_t n_cal = (size_t)ceil(opt->calibration_fraction * (double)n);
+    if (opt->calibration_fraction > 0 && n_cal < 2) n_cal = 2;
+    const size_t n_tr = n - n_cal;
+    if (n_tr < 2) {
+        st = svdd__fail(err, SVDD_E_INVALID, "too few training images left after the calibration split");
+        goto fail;
+    }
+    xcal = gather(&m->pp, normal, idx, n_cal, err, &st);
+    if (!xcal) goto fail;
+    xtr = gather(&m->pp, normal, idx + n_cal, n_tr, err, &st);
+    if (!xtr) goto fail;
+    m->n_train = n_tr;
+    m->n_cal = n_cal;
+
+    svdd_train_options ae = opt->ae, so = opt->svdd;
+    ae.threads = so.threads = opt->threads;
+    ae.seed = opt->seed;
+    so.seed = opt->seed + 1;
+    if (m->net->dec.n && ae.epochs > 0) {
+        if ((st = svdd_autoencoder_train(m->net, xtr, n_tr, &ae, NULL, err)) != SVDD_OK) goto fail;
+    }
+    const int L = svdd_net_latent_dim(m->net);
+    m->center = malloc((size_t)L * sizeof(float));
+    if (!m->center) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = svdd_center_init(m->net, xtr, n_tr, opt->center_eps, m->center, err)) != SVDD_OK) goto fail;
+    m->radius = 0;
+    if ((st = svdd_deep_svdd_train(m->net, xtr, n_tr, m->center, &opt->objective, &so, &m->radius, err)) != SVDD_OK) goto fail;
+
+    /* statistics of the normal training images: latent Gaussian and hybrid standardisation */
+    dist = svdd__alloc(n_tr, sizeof(float));
+    recon = m->net->dec.n ? svdd__alloc(n_tr, sizeof(float)) : NULL;
+    lat = svdd__alloc(n_tr, (size_t)L * sizeof(float));
+    if (!dist || !lat || (m->net->dec.n && !recon)) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = svdd_deep_svdd_distances(m->net, xtr, n_tr, m->center, dist, recon, lat, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__gaussian_fit(&m->gauss, lat, n_tr, L, err)) != SVDD_OK) goto fail;
+    svdd__mean_std(dist, n_tr, &m->dist_mean, &m->dist_std);
+    if (recon) svdd__mean_std(recon, n_tr, &m->recon_mean, &m->recon_std);
+    /* a zero spread would divide by zero; the term then carries no information anyway */
+    if (!(m->dist_std > 0)) m->dist_std = 1;
+    if (!(m->recon_std > 0)) m->recon_std = 1;
+
+    /* calibration scores */
+    if (n_cal) {
+        m->cal_dist = svdd__alloc(n_cal, sizeof(float));
+        m->cal_maha = svdd__alloc(n_cal, sizeof(float));
+        m->cal_recon = m->net->dec.n ? svdd__alloc(n_cal, sizeof(float)) : NULL;
+        float *lcal = svdd__alloc(n_cal, (size_t)L * sizeof(float));
+        if (!m->cal_dist || !m->cal_maha || !lcal || (m->net->dec.n && !m->cal_recon)) {
+            free(lcal);
+            st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        st = svdd_deep_svdd_distances(m->net, xcal, n_cal, m->center, m->cal_dist, m->cal_recon, lcal, err);
+        if (st == SVDD_OK) svdd__gaussian_mahalanobis(&m->gauss, lcal, n_cal, m->cal_maha);
+        free(lcal);
+        if (st != SVDD_OK) goto fail;
+    }
+    if ((st = svdd_model_set_threshold(m, opt->threshold, opt->target_fpr, err)) != SVDD_OK) goto fail;
+    free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    *out = m;
+    return SVDD_OK;
+fail:
+    free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    svdd_model_free(m);
+    return st;
+}
+
+/* Preprocess, encode and score images in blocks, so memory stays bounded for any count. */
+static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
+                               uint8_t *flags, float *latent_out, svdd_error *err) {
+    const size_t D = (size_t)ds->c * ds->h * ds->w, BLOCK = 1000;
+    const int L = svdd_net_latent_dim(m->net);
+    const int need_recon = uses_recon(m);
+    float *x = svdd__alloc(BLOCK, D * sizeof(float)), *dist = svdd__alloc(BLOCK, sizeof(float));
+    float *recon = need_recon ? svdd__alloc(BLOCK, sizeof(float)) : NULL, *lat = svdd__alloc(BLOCK, (size_t)L * sizeof(float));
+    float *maha = svdd__alloc(BLOCK, sizeof(float));
+    svdd_status st = SVDD_OK;
+    if (!x || !dist || !lat || !maha || (need_recon && !recon)) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
+        goto done;
+    }
+    for (size_t b0 = 0; b0 < count; b0 += BLOCK) {
+        size_t nb = count - b0 < BLOCK ? count - b0 : BLOCK;
+        if ((st = svdd_preprocess_apply(&m->pp, ds, first + b0, nb, x, err)) != SVDD_OK) goto done;
+        if ((st = svdd_deep_svdd_distances(m->net, x, nb, m->center, dist, recon, lat, err)) != SVDD_OK) goto done;
+        if (latent_out) memcpy(latent_out + b0 * (size_t)L, lat, nb * (size_t)L * sizeof(float));
+        if (!scores && !flags) continue;
+        if (is_mahalanobis(m->threshold_kind)) svdd__gaussian_mahalanobis(&m->gauss, lat, nb, maha);
+        for (size_t i = 0; i < nb; i++) {
+            double s = is_mahalanobis(m->threshold_kind) ? maha[i] : svdd__model_base_score(m, dist[i], recon ? recon[i] : 0);
+            if (scores) scores[b0 + i] = (float)s;
+            if (flags) flags[b0 + i] = s > m->threshold;
+        }
+    }
+done:
+    free(x), free(dist), free(recon), free(lat), free(maha);
+    return st;
+}
+
+static svdd_status check_range(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, svdd_error *err) {
+    if (!m || !ds) return svdd__fail(err, SVDD_E_INVALID, "NULL model or data set");
+    if (first > ds->n || count > ds->n - first)
+        return svdd__fail(err, SVDD_E_INVALID, "images %zu..%zu are outside the data set of %zu", first, first + count, ds->n);
+    return check_shape(m->net, ds, err);
+}
+
+svdd_status svdd_model_score(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
+                             uint8_t *anomalous, svdd_error *err) {
+    svdd_status st = check_range(m, ds, first, count, err);
+    if (st != SVDD_OK) return st;
+    return score_block(m, ds, first, count, scores, anomalous, NULL, err);
+}
+
+svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *latent,
+                              svdd_error *err) {
+    svdd_status st = check_range(m, ds, first, count, err);
+    if (st != SVDD_OK) return st;
+    if (!latent) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_latent: NULL output");
+    return score_block(m, ds, first, count, NULL, NULL, latent, err);
+}
+
+void svdd_model_get_info(const svdd_model *m, svdd_model_info *info) {
+    memset(info, 0, sizeof *info);
+    if (!m) return;
+    info->method = m->objective.method;
+    info->threshold_kind = m->threshold_kind;
+    info->hybrid_score = m->hybrid_score;
+    info->threshold = m->threshold;
+    info->target_fpr = m->target_fpr;
+    info->radius = m->radius;
+    info->latent_dim = svdd_net_latent_dim(m->net);
+    svdd_net_input_shape(m->net, &info->channels, &info->height, &info->width);
+    info->n_train = m->n_train;
+    info->n_calibration = m->n_cal;
+    info->shrinkage = m->gauss.shrinkage;
+    info->spec_name = m->spec_name;
+    info->dataset = m->dataset;
+    info->normal_class = m->normal_class;
+    info->seed = m->seed;
+}

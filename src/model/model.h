@@ -1,0 +1,38 @@
+/* The model object: everything needed to score new images and apply the threshold. */
+#ifndef SVDD_MODEL_H
+#define SVDD_MODEL_H
+
+#include "../nn/network.h"
+#include "gaussian.h"
+
+struct svdd_model {
+    svdd_net *net;
+    char spec_name[64];
+    svdd_preprocess pp;
+    svdd_objective objective;
+    svdd_hybrid_score hybrid_score;
+    float *center;              /* latent_dim */
+    double radius;              /* R, soft-boundary */
+    /* standardisation of the hybrid's terms, fitted on the normal training images */
+    double dist_mean, dist_std, recon_mean, recon_std;
+    svdd__gaussian gauss;       /* latent Gaussian (Mahalanobis) */
+    /* held-out normal calibration images: their distances, reconstruction errors (hybrid) and
+     * squared Mahalanobis distances, from which every threshold kind is derived */
+    size_t n_cal;
+    float *cal_dist, *cal_recon, *cal_maha;
+    svdd_threshold_kind threshold_kind;
+    double target_fpr, threshold;
+    /* provenance */
+    size_t n_train;
+    char dataset[64];
+    int normal_class;
+    uint64_t seed;
+    svdd_fit_options fit;       /* the training configuration (its pointers are not kept) */
+};
+
+/* The model's base score of one image from its distance and reconstruction error. */
+double svdd__model_base_score(const svdd_model *m, double dist, double recon);
+/* Allocate an empty model (all pointers NULL). */
+svdd_model *svdd__model_new(void);
+
+#endif

@@ -1,0 +1,170 @@
+/* Fitting and scoring whole models on the built-in synthetic set: every method learns to rank
+ * defective images above normal ones, every threshold kind keeps close to its target false-
+ * positive rate on unseen normal images, and the soft-boundary radius behaves as nu says. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    svdd_dataset *train, *test;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    svdd_synthetic_options so = svdd_synthetic_defaults();
+    svdd_error err;
+    so.seed = 11;
+    so.n_normal = 800;
+    so.n_anomalous = 0;
+    if (svdd_dataset_synthetic(&f->train, &so, &err) != SVDD_OK) return -1;
+    so.seed = 12;
+    so.n_normal = 600;
+    so.n_anomalous = 300;
+    if (svdd_dataset_synthetic(&f->test, &so, &err) != SVDD_OK) return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    svdd_dataset_free(f->train);
+    svdd_dataset_free(f->test);
+    free(f);
+    return 0;
+}
+
+static svdd_fit_options short_schedule(svdd_method method) {
+    svdd_fit_options o = svdd_fit_defaults();
+    o.objective.method = method;
+    o.ae.epochs = 8;
+    o.ae.lr = 1e-3;
+    o.ae.batch_size = 100;
+    o.ae.n_milestones = 0;
+    o.svdd.epochs = 8;
+    o.svdd.lr = 1e-3;
+    o.svdd.batch_size = 100;
+    o.svdd.n_milestones = 0;
+    o.objective.warmup_epochs = 2;
+    o.seed = 5;
+    o.dataset = "synthetic";
+    o.normal_class = 0;
+    return o;
+}
+
+/* Fit, score the test set, check the AUC and the false-positive rate of every threshold. */
+static void fit_and_check(fixture *f, svdd_method method, double min_auc) {
+    svdd_fit_options o = short_schedule(method);
+    svdd_model *m = NULL;
+    svdd_error err;
+    if (svdd_model_fit(&m, f->train, &o, &err) != SVDD_OK) fail_msg("%s", err.message);
+    size_t n = svdd_dataset_count(f->test);
+    float *s = malloc(n * sizeof(float));
+    uint8_t *flag = malloc(n);
+    const int32_t *y = svdd_dataset_labels(f->test);
+    svdd_threshold_kind kinds[] = {SVDD_THRESHOLD_GAUSSIAN, SVDD_THRESHOLD_QUANTILE, SVDD_THRESHOLD_MAHALANOBIS,
+                                   SVDD_THRESHOLD_MAHALANOBIS_QUANTILE, SVDD_THRESHOLD_RADIUS};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        svdd_status st = svdd_model_set_threshold(m, kinds[k], 0.05, &err);
+        if (kinds[k] == SVDD_THRESHOLD_RADIUS && method != SVDD_METHOD_SOFT_BOUNDARY) {
+            assert_int_equal(st, SVDD_E_INVALID);
+            continue;
+        }
+        assert_int_equal(st, SVDD_OK);
+        assert_int_equal(svdd_model_score(m, f->test, 0, n, s, flag, &err), SVDD_OK);
+        svdd_metrics mt;
+        assert_int_equal(svdd_metrics_compute(&mt, s, y, n, m->threshold, &err), SVDD_OK);
+        printf("  %-13s %-20s AUC %.3f  FPR %.3f  TPR %.3f  F1 %.3f (all-anomalous %.3f, oracle %.3f)\n",
+               svdd_method_name(method), svdd_threshold_name(kinds[k]), mt.auc, mt.fpr, mt.tpr, mt.f1, mt.f1_all_anomalous,
+               mt.f1_oracle);
+        for (size_t i = 0; i < n; i++) assert_int_equal(flag[i], s[i] > m->threshold);
+        if (kinds[k] != SVDD_THRESHOLD_MAHALANOBIS && kinds[k] != SVDD_THRESHOLD_MAHALANOBIS_QUANTILE)
+            assert_true(mt.auc >= min_auc);
+        /* the empirical thresholds hold their rate on unseen normal images, within sampling
+         * error of an 80-image calibration set */
+        if (kinds[k] == SVDD_THRESHOLD_QUANTILE || kinds[k] == SVDD_THRESHOLD_MAHALANOBIS_QUANTILE)
+            assert_true(mt.fpr < 0.15);
+    }
+    svdd_model_info info;
+    svdd_model_get_info(m, &info);
+    assert_int_equal(info.n_train + info.n_calibration, svdd_dataset_count(f->train));
+    assert_int_equal(info.n_calibration, 80);
+    assert_true(info.shrinkage >= 0 && info.shrinkage <= 1);
+    if (method == SVDD_METHOD_SOFT_BOUNDARY) {
+        assert_true(info.radius > 0);
+        /* with nu = 0.1 about a tenth of the normal training images lie outside the sphere */
+        assert_int_equal(svdd_model_set_threshold(m, SVDD_THRESHOLD_RADIUS, 0.05, &err), SVDD_OK);
+        svdd_dataset *sel = NULL;
+        assert_int_equal(svdd_dataset_select_class(&sel, f->test, 0, &err), SVDD_OK);
+        size_t nn = svdd_dataset_count(sel), out = 0;
+        assert_int_equal(svdd_model_score(m, sel, 0, nn, NULL, flag, &err), SVDD_OK);
+        for (size_t i = 0; i < nn; i++) out += flag[i];
+        printf("  soft-boundary: R = %.4f, %.3f of normal test images outside\n", info.radius, (double)out / nn);
+        assert_true((double)out / nn < 0.4);
+        svdd_dataset_free(sel);
+    }
+    free(s), free(flag);
+    svdd_model_free(m);
+}
+
+static void test_one_class(void **state) { fit_and_check(*state, SVDD_METHOD_ONE_CLASS, 0.8); }
+static void test_soft_boundary(void **state) { fit_and_check(*state, SVDD_METHOD_SOFT_BOUNDARY, 0.8); }
+static void test_hybrid(void **state) { fit_and_check(*state, SVDD_METHOD_HYBRID, 0.8); }
+
+static void test_reproducible(void **state) {
+    fixture *f = *state;
+    svdd_fit_options o = short_schedule(SVDD_METHOD_ONE_CLASS);
+    o.ae.epochs = 2;
+    o.svdd.epochs = 2;
+    svdd_model *a = NULL, *b = NULL;
+    svdd_error err;
+    assert_int_equal(svdd_model_fit(&a, f->train, &o, &err), SVDD_OK);
+    assert_int_equal(svdd_model_fit(&b, f->train, &o, &err), SVDD_OK);
+    assert_memory_equal(a->net->params, b->net->params, a->net->n_params * sizeof(float));
+    assert_memory_equal(a->center, b->center, (size_t)svdd_net_latent_dim(a->net) * sizeof(float));
+    assert_true(a->threshold == b->threshold);
+    svdd_model_free(a), svdd_model_free(b);
+}
+
+static void test_center_eps(void **state) {
+    (void)state;
+    /* a network whose outputs are tiny: every centre coordinate is pushed to +-eps */
+    svdd_net *net = NULL;
+    svdd_error err;
+    assert_int_equal(svdd_net_create(&net, "svdd-spec 1\ninput 1 4 4\nencoder\nflatten\nlinear 6\n", "t", 1, &err), SVDD_OK);
+    float x[8 * 16], c[6];
+    svdd_test_fill_uniform(x, 8 * 16, -0.01f, 0.01f, 1);
+    assert_int_equal(svdd_center_init(net, x, 8, 0.1, c, &err), SVDD_OK);
+    for (int j = 0; j < 6; j++) assert_true(fabsf(c[j]) == 0.1f);
+    svdd_net_free(net);
+}
+
+static void test_bad_options(void **state) {
+    fixture *f = *state;
+    svdd_fit_options o = short_schedule(SVDD_METHOD_SOFT_BOUNDARY);
+    svdd_model *m = NULL;
+    svdd_error err;
+    o.objective.nu = 0;
+    assert_int_equal(svdd_model_fit(&m, f->train, &o, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "nu"));
+    o = short_schedule(SVDD_METHOD_ONE_CLASS);
+    o.calibration_fraction = 0.95;
+    assert_int_equal(svdd_model_fit(&m, f->train, &o, &err), SVDD_E_INVALID);
+    o = short_schedule(SVDD_METHOD_ONE_CLASS);
+    o.spec = "svdd-spec 1\ninput 3 32 32\nencoder\nflatten\nlinear 4\n";
+    o.spec_name = "rgb.spec";
+    assert_int_equal(svdd_model_fit(&m, f->train, &o, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "1x28x28"));
+    assert_null(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_center_eps),  cmocka_unit_test(test_one_class), cmocka_unit_test(test_soft_boundary),
+        cmocka_unit_test(test_hybrid),      cmocka_unit_test(test_reproducible), cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
