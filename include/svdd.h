@@ -399,6 +399,18 @@ SVDD_API void svdd_model_get_info(const svdd_model *m, svdd_model_info *info);
 /* The network inside (owned by the model). */
 SVDD_API svdd_net *svdd_model_net(svdd_model *m);
 
+/* Model files are safetensors (docs/model-format.md): the network's tensors under PyTorch-style
+ * names, the centre, the latent Gaussian and the calibration scores as tensors, and everything
+ * else (format version, spec, preprocessing, objective, threshold, training configuration, data
+ * set, seed, library version) as metadata strings. A model file holds only data: loading checks
+ * every length, dtype and shape against the spec, and refuses NaN or infinity. Saving writes a
+ * temporary file and renames it, so a crash never leaves half a model. */
+SVDD_API svdd_status svdd_model_save(const svdd_model *m, const char *path, svdd_error *err);
+SVDD_API svdd_status svdd_model_load(svdd_model **out, const char *path, svdd_error *err);
+/* Parse a model file held in memory (`name` in messages). */
+SVDD_API svdd_status svdd_model_parse(svdd_model **out, const void *data, size_t len, const char *name,
+                                      svdd_error *err);
+
 /* ---------------------------------------------------------------------------------------------
  * Metrics. Label 1 = anomaly = the positive class; 0 = normal. An image is flagged anomalous when
  * its score is strictly greater than the threshold.
