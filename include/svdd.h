@@ -85,6 +85,11 @@ SVDD_API const char *svdd_status_name(svdd_status status);
 SVDD_API const char *svdd_status_string(svdd_status status);
 SVDD_API const char *svdd_version(void);
 
+/* Write `len` bytes to `path` so that readers see either the old file or the whole new one: the
+ * bytes go to a temporary file in the same folder, are flushed to disk, and the temporary file is
+ * renamed over `path`. On failure `path` is untouched and nothing is left behind. */
+SVDD_API svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t len, svdd_error *err);
+
 typedef enum svdd_log_level { SVDD_LOG_DEBUG = 0, SVDD_LOG_INFO = 1, SVDD_LOG_WARN = 2 } svdd_log_level;
 typedef void (*svdd_log_fn)(void *user, svdd_log_level level, const char *message);
 

@@ -1,0 +1,142 @@
+/* Helpers shared by the commands: number parsing, progress, output buffers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_report(const svdd_error *err) {
+    fprintf(stderr, "svdd: error: %s\n", err->message[0] ? err->message : svdd_status_string(err->status));
+    return CLI_FAIL;
+}
+
+int cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    if (!s) {
+        fprintf(stderr, "svdd: %s needs a value\n", opt);
+        return 0;
+    }
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "svdd: %s expects a whole number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    if (!s) {
+        fprintf(stderr, "svdd: %s needs a value\n", opt);
+        return 0;
+    }
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "svdd: %s expects a number from %g to %g, not '%s'\n", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_int_list(const char *opt, const char *s, long lo, long hi, long *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (p && *p) {
+        char item[64];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof item) goto bad;
+        memcpy(item, p, len);
+        item[len] = 0;
+        char *dash = strchr(item + 1, '-');
+        long a, b;
+        if (dash) {
+            *dash = 0;
+            if (!cli_parse_int(opt, item, lo, hi, &a) || !cli_parse_int(opt, dash + 1, lo, hi, &b) || b < a) goto bad;
+        } else {
+            if (!cli_parse_int(opt, item, lo, hi, &a)) goto bad;
+            b = a;
+        }
+        for (long v = a; v <= b; v++) {
+            if (n == max) goto bad;
+            out[n++] = v;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (n > 0) return n;
+bad:
+    fprintf(stderr, "svdd: %s expects a list such as 0-9 or 1,2,3 (at most %d values from %ld to %ld), not '%s'\n", opt, max,
+            lo, hi, s ? s : "");
+    return -1;
+}
+
+void cli_epoch_progress(void *user, const svdd_epoch_report *r) {
+    const char *what = user ? (const char *)user : "train";
+    double left = r->epoch > 0 ? r->seconds / r->epoch * (r->epochs - r->epoch) : 0;
+    if (isatty(fileno(stderr))) {
+        fprintf(stderr, "\r%-12s epoch %d/%d  loss %.6f  %.0f images/s  %.1fs, %.1fs left   ", what, r->epoch, r->epochs,
+                r->loss, r->images_per_sec, r->seconds, left);
+        if (r->epoch == r->epochs) fputc('\n', stderr);
+    } else if (r->epoch == r->epochs || r->epoch == 1 || r->epoch % 10 == 0) {
+        fprintf(stderr, "%s epoch %d/%d loss %.6f images/s %.0f elapsed %.1fs left %.1fs\n", what, r->epoch, r->epochs,
+                r->loss, r->images_per_sec, r->seconds, left);
+    }
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad) {
+    if (strcmp(argv[*i], name) != 0) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "svdd: %s needs a value\n", name);
+        *bad = 1;
+        return 1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+void cli_buf_printf(cli_buf *b, const char *fmt, ...) {
+    if (b->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+int cli_buf_write(cli_buf *b, const char *path) {
+    int rc = CLI_OK;
+    if (b->failed) {
+        fprintf(stderr, "svdd: error: out of memory preparing %s\n", path);
+        rc = CLI_FAIL;
+    } else {
+        svdd_error err;
+        if (svdd_write_file_atomic(path, b->p ? b->p : "", b->len, &err) != SVDD_OK) rc = cli_report(&err);
+    }
+    free(b->p);
+    memset(b, 0, sizeof *b);
+    return rc;
+}
