@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "one-class Deep SVDD AUCs (Ruff et al. 2018) for MNIST and CIFAR-10.\n"
             "\n"
             "  --data ROOT         folder holding mnist/, fashion-mnist/, cifar-10/ (see svdd train --help)\n"
-            "  --datasets LIST     comma-separated: mnist, fashion-mnist, cifar10, cifar10-jpeg\n"
+            "  --datasets LIST     comma-separated: mnist, fashion-mnist, cifar10, cifar10-jpeg, synthetic\n"
             "  --classes LIST      normal classes, e.g. 0-9 or 0,3,5 (default 0-9)\n"
             "  --methods LIST      deep-svdd, soft-boundary, hybrid (default deep-svdd)\n"
             "  --seeds LIST        e.g. 1-3 (default 1)\n"
@@ -366,7 +366,7 @@ int svdd_cli_experiment(int argc, char **argv) {
         free(spec_text);
         return report(out);
     }
-    if (!bad && (!d.dir || !datasets)) fprintf(stderr, "svdd experiment: give --data ROOT and --datasets LIST\n"), bad = 1;
+    if (!bad && !datasets) fprintf(stderr, "svdd experiment: give --datasets LIST (and --data ROOT)\n"), bad = 1;
     long cls[MAX_LIST], sds[MAX_LIST], jobs = 1;
     int ncls = 0, nseed = 0, nds = 0, nmeth = 0;
     const char *ds_names[8];
@@ -379,8 +379,10 @@ int svdd_cli_experiment(int argc, char **argv) {
         if (jobs_s && !cli_parse_int("--jobs", jobs_s, 1, 64, &jobs)) bad = 1;
         snprintf(ds_buf, sizeof ds_buf, "%s", datasets);
         for (char *t = strtok(ds_buf, ","); t && !bad; t = strtok(NULL, ",")) {
-            if (nds == 8 || (strcmp(t, "mnist") && strcmp(t, "fashion-mnist") && strcmp(t, "cifar10") && strcmp(t, "cifar10-jpeg"))) {
-                fprintf(stderr, "svdd experiment: --datasets takes mnist, fashion-mnist, cifar10, cifar10-jpeg (not '%s')\n", t);
+            if (nds == 8 || (strcmp(t, "mnist") && strcmp(t, "fashion-mnist") && strcmp(t, "cifar10") && strcmp(t, "cifar10-jpeg") &&
+                             strcmp(t, "synthetic"))) {
+                fprintf(stderr, "svdd experiment: --datasets takes mnist, fashion-mnist, cifar10, cifar10-jpeg, synthetic (not '%s')\n",
+                        t);
                 bad = 1;
             } else {
                 ds_names[nds++] = t;

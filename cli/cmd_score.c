@@ -79,7 +79,7 @@ int svdd_cli_score(int argc, char **argv) {
         }
     }
     if (!bad && (!model_path || !out)) fprintf(stderr, "svdd score: give --model MODEL and --out FILE\n"), bad = 1;
-    if (!bad && (d.dir != NULL) + (folder != NULL) + (n_files > 0) != 1)
+    if (!bad && (d.dir != NULL || d.dataset != NULL) + (folder != NULL) + (n_files > 0) != 1)
         fprintf(stderr, "svdd score: give exactly one of: --data/--dataset, --folder, or image files\n"), bad = 1;
     svdd_error err;
     svdd_model *m = NULL;
@@ -112,9 +112,9 @@ int svdd_cli_score(int argc, char **argv) {
     cli_buf_printf(&csv, "index,path,label,score,anomalous\n");
     size_t row = 0;
     rc = CLI_OK;
-    if (d.dir || folder) {
+    if (d.dir || d.dataset || folder) {
         svdd_dataset *ds = NULL;
-        if (d.dir) {
+        if (!folder) {
             ds = cli_data_load(&d, d.split ? d.split : "test");
         } else {
             svdd_status st = svdd_dataset_load_folder(&ds, folder, d.split, NULL, &err);

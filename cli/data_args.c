@@ -14,7 +14,8 @@ const char CLI_DATA_HELP[] =
     "  --data DIR          the data set's folder, or a root holding mnist/, fashion-mnist/, cifar-10/\n"
     "  --dataset NAME      mnist | fashion-mnist | cifar10 (binary batches) |\n"
     "                      cifar10-jpeg (image folders train/ and test/, labelled \"CIFAR-10 (JPEG)\") |\n"
-    "                      folder (DIR/<split>/<class>/*.png|jpg)\n"
+    "                      folder (DIR/<split>/<class>/*.png|jpg) |\n"
+    "                      synthetic (built in, no files: normal class 0, defects are class 1)\n"
     "  --normal-class K    the normal class: its index (class folders sorted by name) or folder name\n";
 
 int cli_data_opt(cli_data *d, int argc, char **argv, int *i, int *bad) {
@@ -28,6 +29,7 @@ const char *cli_data_label(const cli_data *d) {
     if (strcmp(d->dataset, "fashion-mnist") == 0) return "Fashion-MNIST";
     if (strcmp(d->dataset, "cifar10") == 0) return "CIFAR-10";
     if (strcmp(d->dataset, "cifar10-jpeg") == 0) return "CIFAR-10 (JPEG)";
+    if (strcmp(d->dataset, "synthetic") == 0) return "synthetic";
     return "image folder";
 }
 
@@ -135,7 +137,25 @@ static svdd_dataset *load_folder(const cli_data *d, const char *split, int jpeg)
     return ds;
 }
 
+/* The built-in set: 2000 normal training images; a test split of 1000 normal and 1000 defective. */
+static svdd_dataset *load_synthetic(const char *split) {
+    svdd_synthetic_options so = svdd_synthetic_defaults();
+    int train = strcmp(split, "train") == 0;
+    so.seed = train ? 1 : 2;
+    so.n_normal = train ? 2000 : 1000;
+    so.n_anomalous = train ? 0 : 1000;
+    svdd_dataset *ds = NULL;
+    svdd_error err;
+    if (svdd_dataset_synthetic(&ds, &so, &err) != SVDD_OK) {
+        cli_report(&err);
+        return NULL;
+    }
+    return ds;
+}
+
 svdd_dataset *cli_data_load(const cli_data *d, const char *split) {
+    if (d->dataset && strcmp(d->dataset, "synthetic") == 0 && (!strcmp(split, "train") || !strcmp(split, "test")))
+        return load_synthetic(split);
     if (!d->dir || !d->dataset) {
         fprintf(stderr, "svdd: error: give the data set with --data DIR and --dataset NAME (see --help)\n");
         return NULL;
@@ -153,7 +173,8 @@ svdd_dataset *cli_data_load(const cli_data *d, const char *split) {
     if (strcmp(d->dataset, "cifar10") == 0) return load_cifar(d, split);
     if (strcmp(d->dataset, "cifar10-jpeg") == 0) return load_folder(d, split, 1);
     if (strcmp(d->dataset, "folder") == 0) return load_folder(d, split, 0);
-    fprintf(stderr, "svdd: error: unknown data set '%s' (mnist, fashion-mnist, cifar10, cifar10-jpeg or folder)\n", d->dataset);
+    fprintf(stderr, "svdd: error: unknown data set '%s' (mnist, fashion-mnist, cifar10, cifar10-jpeg, folder or synthetic)\n",
+            d->dataset);
     return NULL;
 }
 

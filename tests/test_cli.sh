@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The command-line tool end to end on the built-in synthetic set: train, eval, score, experiment,
+# and the messages and exit codes of bad command lines and files. Prints 'N passed, N failed'.
+set -u
+svdd=${SVDD_BIN:?SVDD_BIN must point at the svdd binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() { # check NAME EXPECTED_EXIT PATTERN -- command...
+    local name=$1 want=$2 pattern=$3
+    shift 4
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name: exit $rc (expected $want), output lacks /$pattern/:"
+        echo "$out" | tail -5 | sed 's/^/    /'
+    fi
+}
+
+short=(--epochs 3 --ae-epochs 3 --lr 1e-3 --ae-lr 1e-3 --batch-size 100 --threads 1)
+
+check "help" 0 "commands:" -- "$svdd" --help
+for c in train score eval experiment demo; do check "$c --help" 0 "usage: svdd $c" -- "$svdd" "$c" --help; done
+check "unknown command" 2 "unknown command" -- "$svdd" frobnicate
+check "unknown option" 2 "unknown option '--frob'" -- "$svdd" train --frob
+check "bad number" 2 "--epochs expects a whole number" -- "$svdd" train --dataset synthetic --normal-class 0 --epochs ten --out "$tmp/m"
+check "bad method" 2 "unknown method 'svm'" -- "$svdd" train --dataset synthetic --normal-class 0 --method svm --out "$tmp/m"
+check "missing out" 2 "--out" -- "$svdd" train --dataset synthetic --normal-class 0
+check "missing data" 1 "no such folder" -- "$svdd" train --data "$tmp/nope" --dataset mnist --normal-class 0 --out "$tmp/m"
+check "bad class" 2 "neither a class index" -- "$svdd" train --dataset synthetic --normal-class 7 --out "$tmp/m"
+check "missing model" 1 "$tmp/none.safetensors: cannot open" -- "$svdd" eval --model "$tmp/none.safetensors" --dataset synthetic --out "$tmp/e.json"
+
+check "train" 0 "threshold gaussian" -- "$svdd" train --dataset synthetic --normal-class 0 --method hybrid "${short[@]}" --out "$tmp/m.safetensors"
+check "model written" 0 "" -- test -s "$tmp/m.safetensors"
+check "unwritable output" 1 "/nonexistent/dir/m.safetensors" -- "$svdd" train --dataset synthetic --normal-class 0 "${short[@]}" --out /nonexistent/dir/m.safetensors
+check "eval" 0 "anomaly = positive" -- "$svdd" eval --model "$tmp/m.safetensors" --dataset synthetic --out "$tmp/e.json"
+for key in auc average_precision threshold precision recall f1 fpr tpr f1_all_anomalous f1_oracle n_normal n_anomalous; do
+    check "eval json $key" 0 "\"$key\":" -- cat "$tmp/e.json"
+done
+check "eval counts" 0 "\"n_anomalous\":[[:space:]]*1000" -- cat "$tmp/e.json"
+check "eval other threshold" 0 "mahalanobis-quantile" -- "$svdd" eval --model "$tmp/m.safetensors" --dataset synthetic --threshold mahalanobis-quantile --fpr 0.1 --out "$tmp/e2.json"
+check "score" 0 "2000 images scored" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --out "$tmp/s.csv"
+check "score csv header" 0 "^index,path,label,score,anomalous" -- head -1 "$tmp/s.csv"
+check "score csv rows" 0 "^2001 " -- wc -l "$tmp/s.csv"
+check "score bad threshold" 2 "--fpr expects" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --fpr 2 --out "$tmp/s2.csv"
+check "score two sources" 2 "exactly one" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --folder "$tmp" --out "$tmp/s2.csv"
+check "score corrupt image" 1 "$tmp/bad.png" -- bash -c "printf 'not a png' > '$tmp/bad.png' && '$svdd' score --model '$tmp/m.safetensors' '$tmp/bad.png' --out '$tmp/s3.csv'"
+check "truncated model" 1 "$tmp/cut.safetensors" -- bash -c "head -c 1000 '$tmp/m.safetensors' > '$tmp/cut.safetensors' && '$svdd' eval --model '$tmp/cut.safetensors' --dataset synthetic --out '$tmp/e3.json'"
+
+check "experiment" 0 "tables in" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 --jobs 2 "${short[@]}" --out "$tmp/exp"
+check "experiment cells" 0 "^4$" -- bash -c "ls '$tmp/exp/cells' | wc -l"
+check "experiment table" 0 "mean of 1 classes" -- cat "$tmp/exp/results.md"
+check "experiment rerun skips" 0 "0 cells to run \(4 already done\)" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 "${short[@]}" --out "$tmp/exp"
+check "experiment new schedule reruns" 0 "2 cells to run" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd --seeds 1-2 --epochs 2 --ae-epochs 2 --lr 1e-3 --ae-lr 1e-3 --batch-size 100 --threads 1 --out "$tmp/exp"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
