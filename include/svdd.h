@@ -160,14 +160,16 @@ SVDD_API size_t svdd_dataset_image_size(const svdd_dataset *ds);
 SVDD_API const uint8_t *svdd_dataset_pixels(const svdd_dataset *ds); /* count * image_size */
 SVDD_API const int32_t *svdd_dataset_labels(const svdd_dataset *ds); /* count */
 SVDD_API int svdd_dataset_num_classes(const svdd_dataset *ds);
-/* The class's name (folder name, or the digit for IDX/CIFAR), NULL when out of range. */
+/* The class's name (a folder's name, CIFAR-10's class names, the decimal label for IDX;
+ * "normal"/"anomalous" after svdd_dataset_one_class_labels), NULL when out of range. */
 SVDD_API const char *svdd_dataset_class_name(const svdd_dataset *ds, int label);
 /* The source file of image i (image folders), NULL otherwise. */
 SVDD_API const char *svdd_dataset_path(const svdd_dataset *ds, size_t i);
 /* Defect masks (count * height * width, 1 = defect) for synthetic sets, NULL otherwise. */
 SVDD_API const uint8_t *svdd_dataset_masks(const svdd_dataset *ds);
 
-/* The images whose label is `label`, in their original order (labels kept). */
+/* The images whose label is `label`, in their original order (labels kept); SVDD_E_INVALID when
+ * there are none. */
 SVDD_API svdd_status svdd_dataset_select_class(svdd_dataset **out, const svdd_dataset *ds, int label,
                                                svdd_error *err);
 /* A copy whose labels are 0 where the label was `normal_class` and 1 (anomaly) elsewhere. */
@@ -186,7 +188,8 @@ typedef struct svdd_preprocess {
     double max;  /* fitted maximum after GCN */
 } svdd_preprocess;
 
-/* Fit min and max on all images of `ds` (after GCN when enabled, which fit enables). */
+/* Fit min and max on all images of `ds` after GCN (fit always enables GCN, as the reference). A
+ * constant image stays 0 after GCN; when max == min, apply only subtracts min. */
 SVDD_API svdd_status svdd_preprocess_fit(svdd_preprocess *pp, const svdd_dataset *ds, svdd_error *err);
 /* Write images [first, first+count) of `ds` as float32 into out (count * image_size). */
 SVDD_API svdd_status svdd_preprocess_apply(const svdd_preprocess *pp, const svdd_dataset *ds,

@@ -47,7 +47,8 @@ svdd_status svdd__read_file(const char *path, size_t max_len, unsigned char **da
                             svdd_error *err);
 
 /* If data starts with the gzip magic, inflate it (bounded by max_out bytes) into a new buffer
- * and replace *data and *len (freeing the old buffer); otherwise leave them alone. */
+ * and replace *data and *len (freeing the old buffer); otherwise leave them alone. On failure
+ * *data is left unchanged, for the caller to free. */
 svdd_status svdd__maybe_gunzip(unsigned char **data, size_t *len, size_t max_out, const char *name,
                                svdd_error *err);
 

@@ -4,6 +4,9 @@
 
 #include "../core/core.h"
 
+/* Labels of sets without class names are at most this many (IDX labels are one byte). */
+#define SVDD__MAX_DIGIT_CLASSES 256
+
 struct svdd_dataset {
     size_t n;             /* images */
     int c, h, w;          /* channels, rows, columns */
@@ -13,14 +16,21 @@ struct svdd_dataset {
     char **class_names;   /* n_classes names, or NULL (then names are the decimal labels) */
     char **paths;         /* n source paths (image folders), or NULL */
     uint8_t *masks;       /* n * h * w defect masks (synthetic sets), or NULL */
+    /* "0".."255", filled by svdd__dataset_alloc, so that svdd_dataset_class_name can return a
+     * stable pointer for unnamed classes without static state. */
+    char digit_names[SVDD__MAX_DIGIT_CLASSES][4];
 };
 
 /* The limits with zero fields replaced by the defaults. */
 svdd_load_limits svdd__limits_resolve(const svdd_load_limits *limits);
 
 /* An empty data set with room for n images of c x h x w (pixels and labels allocated, checked
- * against the limits); `name` is used in messages. */
+ * against the limits); `name` is used in messages. n may be 0 (an empty selection). */
 svdd_status svdd__dataset_alloc(svdd_dataset **out, size_t n, int c, int h, int w,
                                 const svdd_load_limits *limits, const char *name, svdd_error *err);
+
+/* Give ds the class names names[0..n) (copied); SVDD_E_NOMEM on failure (ds unchanged). */
+svdd_status svdd__dataset_set_class_names(svdd_dataset *ds, const char *const *names, int n,
+                                          svdd_error *err);
 
 #endif

@@ -1,0 +1,182 @@
+/* IDX files (LeCun's MNIST format, also Fashion-MNIST).
+ *
+ * Format: a 4-byte magic 0x00 0x00 TYPE NDIM, then NDIM big-endian uint32 sizes, then the
+ * elements row-major. Images are TYPE 0x08 (uint8), NDIM 3 (count, rows, columns): magic
+ * 0x00000803; labels are uint8 with NDIM 1: magic 0x00000801. The loader makes a 1 x rows x
+ * columns grey data set. Every size is checked against the limits and the bytes present before
+ * anything is allocated; files are parsed from memory, and gzip is detected by content. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The other element types IDX defines: valid files that this loader cannot use. */
+static const char *idx_type_name(unsigned t) {
+    switch (t) {
+    case 0x09: return "int8";
+    case 0x0B: return "int16";
+    case 0x0C: return "int32";
+    case 0x0D: return "float32";
+    case 0x0E: return "float64";
+    }
+    return NULL;
+}
+
+/* Check the header of an IDX tensor of `want_ndim` uint8 dimensions and read its sizes. */
+static svdd_status idx_header(const unsigned char *p, size_t len, const char *name, unsigned want_ndim,
+                              uint32_t *dims, size_t *header_len, svdd_error *err) {
+    const char *what = want_ndim == 3 ? "images" : "labels";
+    if (len < 4)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %zu bytes is too short for an IDX file (is it empty?)",
+                          name, len);
+    uint32_t magic = be32(p);
+    unsigned type = p[2], ndim = p[3];
+    if (p[0] != 0 || p[1] != 0)
+        return svdd__fail(err, SVDD_E_FORMAT,
+                          "%s: not an IDX file (magic 0x%08x, expected 0x%08x for %s); "
+                          "check that the path points at the right (decompressed or .gz) file",
+                          name, (unsigned)magic, 0x800u | want_ndim, what);
+    if (type != 0x08) {
+        const char *tn = idx_type_name(type);
+        if (tn)
+            return svdd__fail(err, SVDD_E_UNSUPPORTED, "%s: IDX %s elements are not supported, only uint8",
+                              name, tn);
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: unknown IDX element type 0x%02x (magic 0x%08x)", name,
+                          type, (unsigned)magic);
+    }
+    if (ndim != want_ndim)
+        return svdd__fail(err, SVDD_E_FORMAT,
+                          "%s: IDX tensor has %u dimensions but %s need %u (magic 0x%08x, expected "
+                          "0x%08x); were the images and labels files swapped?",
+                          name, ndim, what, want_ndim, (unsigned)magic, 0x800u | want_ndim);
+    size_t hl = 4 + 4 * (size_t)ndim;
+    if (len < hl)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: truncated: %zu bytes, shorter than the %zu-byte IDX header",
+                          name, len, hl);
+    for (unsigned d = 0; d < ndim; d++) {
+        dims[d] = be32(p + 4 + 4 * d);
+        if (dims[d] == 0)
+            return svdd__fail(err, SVDD_E_FORMAT, "%s: IDX size %u of %s is zero", name, d, what);
+    }
+    *header_len = hl;
+    return SVDD_OK;
+}
+
+/* The parser behind both entry points, with one name per file for the messages. */
+static svdd_status parse_idx(svdd_dataset **out, const unsigned char *img, size_t img_len,
+                             const char *img_name, const unsigned char *lab, size_t lab_len,
+                             const char *lab_name, const svdd_load_limits *limits, svdd_error *err) {
+    *out = NULL;
+    svdd_load_limits lim = svdd__limits_resolve(limits);
+    uint32_t d[3], nl;
+    size_t ih, lh;
+    svdd_status st = idx_header(img, img_len, img_name, 3, d, &ih, err);
+    if (st != SVDD_OK) return st;
+    st = idx_header(lab, lab_len, lab_name, 1, &nl, &lh, err);
+    if (st != SVDD_OK) return st;
+
+    /* Limits before the byte count, so that a header asking for too much says so (and a loader
+     * reading the header alone could stop there). */
+    if (d[0] > lim.max_images)
+        return svdd__fail(err, SVDD_E_LIMIT, "%s: header says %u images, more than the limit of %llu "
+                          "(raise max_images if the file is genuine)",
+                          img_name, (unsigned)d[0], (unsigned long long)lim.max_images);
+    if (d[1] > lim.max_side || d[2] > lim.max_side)
+        return svdd__fail(err, SVDD_E_LIMIT, "%s: header says images of %ux%u, more than the limit of %u "
+                          "pixels per side (raise max_side if the file is genuine)",
+                          img_name, (unsigned)d[1], (unsigned)d[2], (unsigned)lim.max_side);
+    size_t bytes;
+    if (!svdd__mul4_size(d[0], d[1], d[2], 1, &bytes))
+        return svdd__fail(err, SVDD_E_LIMIT, "%s: header says %u images of %ux%u, which overflows the "
+                          "size of memory (corrupt header?)",
+                          img_name, (unsigned)d[0], (unsigned)d[1], (unsigned)d[2]);
+    if ((uint64_t)bytes > lim.max_pixel_bytes)
+        return svdd__fail(err, SVDD_E_LIMIT, "%s: header says %u images of %ux%u (%zu bytes), more than "
+                          "the limit of %llu pixel bytes (raise max_pixel_bytes)",
+                          img_name, (unsigned)d[0], (unsigned)d[1], (unsigned)d[2], bytes,
+                          (unsigned long long)lim.max_pixel_bytes);
+
+    size_t body = img_len - ih;
+    if (body != bytes)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u images of %ux%u (%zu bytes) but %zu "
+                          "bytes follow; the file is damaged, download it again",
+                          img_name, body < bytes ? "truncated" : "trailing bytes", (unsigned)d[0],
+                          (unsigned)d[1], (unsigned)d[2], bytes, body);
+    if (nl != d[0])
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %u labels for the %u images of %s; do the two files "
+                          "belong to the same split (train/t10k)?",
+                          lab_name, (unsigned)nl, (unsigned)d[0], img_name);
+    body = lab_len - lh;
+    if (body != nl)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u labels but %zu bytes follow; the "
+                          "file is damaged, download it again",
+                          lab_name, body < nl ? "truncated" : "trailing bytes", (unsigned)nl, body);
+
+    svdd_dataset *ds = NULL;
+    st = svdd__dataset_alloc(&ds, d[0], 1, (int)d[1], (int)d[2], &lim, img_name, err);
+    if (st != SVDD_OK) return st;
+    memcpy(ds->pixels, img + ih, bytes);
+    int max_label = 0;
+    for (size_t i = 0; i < nl; i++) {
+        int v = lab[lh + i];
+        ds->labels[i] = v;
+        if (v > max_label) max_label = v;
+    }
+    /* uint8 labels make at most 256 classes, which the digit names cover. */
+    ds->n_classes = max_label + 1;
+    *out = ds;
+    svdd__ok(err);
+    return SVDD_OK;
+}
+
+svdd_status svdd_dataset_parse_idx(svdd_dataset **out, const void *images, size_t images_len,
+                                   const void *labels, size_t labels_len, const char *name,
+                                   const svdd_load_limits *limits, svdd_error *err) {
+    if (!out) return svdd__fail(err, SVDD_E_INVALID, "svdd_dataset_parse_idx: out is NULL");
+    *out = NULL;
+    if (!name) name = "IDX";
+    if ((!images && images_len) || (!labels && labels_len))
+        return svdd__fail(err, SVDD_E_INVALID, "%s: NULL buffer with a nonzero length", name);
+    char in[SVDD_ERROR_MESSAGE_SIZE / 2], ln[SVDD_ERROR_MESSAGE_SIZE / 2];
+    snprintf(in, sizeof in, "%s (images)", name);
+    snprintf(ln, sizeof ln, "%s (labels)", name);
+    return parse_idx(out, images, images_len, in, labels, labels_len, ln, limits, err);
+}
+
+/* Read a file and inflate it if it is gzip, bounded by the largest IDX the limits allow. */
+static svdd_status read_maybe_gz(const char *path, size_t max_len, unsigned char **data, size_t *len,
+                                 svdd_error *err) {
+    svdd_status st = svdd__read_file(path, max_len, data, len, err);
+    if (st != SVDD_OK) return st;
+    st = svdd__maybe_gunzip(data, len, max_len, path, err);
+    if (st != SVDD_OK) {
+        free(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
+svdd_status svdd_dataset_load_idx(svdd_dataset **out, const char *images_path, const char *labels_path,
+                                  const svdd_load_limits *limits, svdd_error *err) {
+    if (!out) return svdd__fail(err, SVDD_E_INVALID, "svdd_dataset_load_idx: out is NULL");
+    *out = NULL;
+    if (!images_path || !labels_path)
+        return svdd__fail(err, SVDD_E_INVALID, "svdd_dataset_load_idx: a path is NULL");
+    svdd_load_limits lim = svdd__limits_resolve(limits);
+    /* The header is 16 bytes; a file larger than header + limit cannot load anyway. */
+    size_t max_img = lim.max_pixel_bytes > SIZE_MAX - 16 ? SIZE_MAX : (size_t)lim.max_pixel_bytes + 16;
+    size_t max_lab = lim.max_images > SIZE_MAX - 8 ? SIZE_MAX : (size_t)lim.max_images + 8;
+    unsigned char *img = NULL, *lab = NULL;
+    size_t img_len = 0, lab_len = 0;
+    svdd_status st = read_maybe_gz(images_path, max_img, &img, &img_len, err);
+    if (st == SVDD_OK) st = read_maybe_gz(labels_path, max_lab, &lab, &lab_len, err);
+    if (st == SVDD_OK) st = parse_idx(out, img, img_len, images_path, lab, lab_len, labels_path, &lim, err);
+    free(img);
+    free(lab);
+    return st;
+}
