@@ -129,6 +129,15 @@ static void test_python_reads_it(void **state) {
         fprintf(out, ", \"svdd.calibration.%s\": {\"shape\": [%zu], \"first\": [%.9g], \"sum\": %.17g}", cal[k], f->model->n_cal,
                 cv[k][0], s);
     }
+    for (int i = 0; i < net->enc.n; i++) {
+        if (!f->model->mean_act[i]) continue;
+        const svdd__layer *ly = &net->enc.layers[i];
+        size_t sz = (size_t)ly->out_c * ly->out_h * ly->out_w;
+        double s = 0;
+        for (size_t q = 0; q < sz; q++) s += f->model->mean_act[i][q];
+        fprintf(out, ", \"svdd.mean_activation.encoder.%s\": {\"shape\": [%d, %d, %d], \"first\": [%.9g], \"sum\": %.17g}", ly->name,
+                ly->out_c, ly->out_h, ly->out_w, f->model->mean_act[i][0], s);
+    }
     fprintf(out, "}}\n");
     fclose(out);
     char cmd[512];

@@ -133,3 +133,21 @@ void svdd__gaussian_mahalanobis(const svdd__gaussian *g, const float *z, size_t 
     }
     free(y);
 }
+
+double svdd__gaussian_mahalanobis_grad(const svdd__gaussian *g, const float *z, float *grad) {
+    const size_t p = (size_t)g->dim;
+    double *y = malloc(p * sizeof(double));
+    if (!y) {
+        for (size_t i = 0; i < p; i++) grad[i] = NAN;
+        return NAN;
+    }
+    for (size_t i = 0; i < p; i++) y[i] = z[i] - g->mean[i];
+    /* y <- L^-1 (z - mean); distance = ||y||^2; then y <- L^-T y = Sigma^-1 (z - mean) */
+    cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)p, g->chol, (int)p, y, 1);
+    double s = 0;
+    for (size_t i = 0; i < p; i++) s += y[i] * y[i];
+    cblas_dtrsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, (int)p, g->chol, (int)p, y, 1);
+    for (size_t i = 0; i < p; i++) grad[i] = (float)(2 * y[i]);
+    free(y);
+    return s;
+}

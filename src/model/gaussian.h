@@ -21,4 +21,9 @@ void svdd__gaussian_free(svdd__gaussian *g);
 /* (z - mean)^T Sigma^-1 (z - mean) for each of n vectors. */
 void svdd__gaussian_mahalanobis(const svdd__gaussian *g, const float *z, size_t n, float *out);
 
+
+
+/* grad = d/dz of (z - mean)^T Sigma^-1 (z - mean) = 2 Sigma^-1 (z - mean), for one vector;
+ * returns the squared distance. */
+double svdd__gaussian_mahalanobis_grad(const svdd__gaussian *g, const float *z, float *grad);
 #endif

@@ -66,8 +66,57 @@ svdd_fit_options svdd_fit_defaults(void) {
 
 svdd_model *svdd__model_new(void) { return calloc(1, sizeof(svdd_model)); }
 
+int svdd__model_keeps_mean_act(const svdd_net *net, int i) {
+    const svdd__layer *L = &net->enc.layers[i];
+    return L->kind == SVDD__LEAKY_RELU && L->out_h * L->out_w > 1;
+}
+
+svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, svdd_error *err) {
+    svdd_net *net = m->net;
+    const int nl = net->enc.n;
+    m->mean_act = calloc((size_t)nl, sizeof(float *));
+    double **acc = calloc((size_t)nl, sizeof(double *));
+    svdd_status st = SVDD_OK;
+    if (!m->mean_act || !acc) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    for (int i = 0; i < nl && st == SVDD_OK; i++) {
+        if (!svdd__model_keeps_mean_act(net, i)) continue;
+        const svdd__layer *L = &net->enc.layers[i];
+        size_t sz = (size_t)L->out_c * L->out_h * L->out_w;
+        m->mean_act[i] = malloc(sz * sizeof(float));
+        acc[i] = calloc(sz, sizeof(double));
+        if (!m->mean_act[i] || !acc[i]) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    }
+    const int EB = 200;
+    if (st == SVDD_OK) st = svdd__net_reserve(net, EB, err);
+    const size_t D = svdd__stack_in_size(&net->enc);
+    for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += (size_t)EB) {
+        int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
+        svdd__stack_forward(net, &net->enc, x + b0 * D, B, 0);
+        for (int i = 0; i < nl; i++) {
+            if (!acc[i]) continue;
+            const svdd__layer *L = &net->enc.layers[i];
+            size_t sz = (size_t)L->out_c * L->out_h * L->out_w;
+            for (int b = 0; b < B; b++)
+                for (size_t q = 0; q < sz; q++) acc[i][q] += L->out[(size_t)b * sz + q];
+        }
+    }
+    for (int i = 0; i < nl && acc; i++) {
+        if (acc[i] && st == SVDD_OK) {
+            const svdd__layer *L = &net->enc.layers[i];
+            size_t sz = (size_t)L->out_c * L->out_h * L->out_w;
+            for (size_t q = 0; q < sz; q++) m->mean_act[i][q] = (float)(acc[i][q] / (double)n);
+        }
+        if (acc) free(acc[i]);
+    }
+    free(acc);
+    return st;
+}
+
 void svdd_model_free(svdd_model *m) {
     if (!m) return;
+    if (m->mean_act && m->net)
+        for (int i = 0; i < m->net->enc.n; i++) free(m->mean_act[i]);
+    free(m->mean_act);
     svdd_net_free(m->net);
     free(m->center);
     free(m->cal_dist);
@@ -269,6 +318,7 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     }
     if ((st = svdd_deep_svdd_distances(m->net, xtr, n_tr, m->center, dist, recon, lat, err)) != SVDD_OK) goto fail;
     if ((st = svdd__gaussian_fit(&m->gauss, lat, n_tr, L, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__model_fit_mean_act(m, xtr, n_tr, err)) != SVDD_OK) goto fail;
     svdd__mean_std(dist, n_tr, &m->dist_mean, &m->dist_std);
     if (recon) svdd__mean_std(recon, n_tr, &m->recon_mean, &m->recon_std);
     /* a zero spread would divide by zero; the term then carries no information anyway */

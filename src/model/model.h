@@ -20,6 +20,9 @@ struct svdd_model {
      * squared Mahalanobis distances, from which every threshold kind is derived */
     size_t n_cal;
     float *cal_dist, *cal_recon, *cal_maha;
+    /* mean feature maps over the normal training images (evaluation mode) of every encoder
+     * activation layer with spatial maps, indexed by layer; NULL elsewhere (Grad-CAM baselines) */
+    float **mean_act;
     svdd_threshold_kind threshold_kind;
     double target_fpr, threshold;
     /* provenance */
@@ -32,6 +35,10 @@ struct svdd_model {
 
 /* The model's base score of one image from its distance and reconstruction error. */
 double svdd__model_base_score(const svdd_model *m, double dist, double recon);
+/* Does encoder layer i keep a mean feature map? (a leaky ReLU with spatial output) */
+int svdd__model_keeps_mean_act(const svdd_net *net, int i);
+/* Compute the mean feature maps over n preprocessed images. */
+svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, svdd_error *err);
 /* Allocate an empty model (all pointers NULL). */
 svdd_model *svdd__model_new(void);
 

@@ -65,6 +65,14 @@ svdd_status svdd_model_save(const svdd_model *m, const char *path, svdd_error *e
     int64_t gshape[2] = {L, L};
     if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add(w, "svdd.gaussian.mean", SVDD__ST_F64, 1, gshape, m->gauss.mean, err);
     if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add(w, "svdd.gaussian.cholesky", SVDD__ST_F64, 2, gshape, m->gauss.chol, err);
+    for (int i = 0; i < net->enc.n && mw.st == SVDD_OK; i++) {
+        if (!m->mean_act || !m->mean_act[i]) continue;
+        const svdd__layer *ly = &net->enc.layers[i];
+        int ashape[3] = {ly->out_c, ly->out_h, ly->out_w};
+        char name[96];
+        snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
+        mw.st = svdd__st_writer_add_f32(w, name, 3, ashape, m->mean_act[i], err);
+    }
     int cshape[1] = {(int)m->n_cal};
     if (m->n_cal) {
         if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add_f32(w, "svdd.calibration.distance", 1, cshape, m->cal_dist, err);
@@ -246,6 +254,20 @@ static svdd_status read_model(svdd_model *m, reader *r) {
     free(mean), free(chol);
     if (st != SVDD_OK) return st;
     if ((st = get_num(r, "gaussian.shrinkage", 0, 1, &m->gauss.shrinkage)) != SVDD_OK) return st;
+    m->mean_act = calloc((size_t)m->net->enc.n, sizeof(float *));
+    if (!m->mean_act) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
+    for (int i = 0; i < m->net->enc.n; i++) {
+        if (!svdd__model_keeps_mean_act(m->net, i)) continue;
+        const svdd__layer *ly = &m->net->enc.layers[i];
+        int ashape[3] = {ly->out_c, ly->out_h, ly->out_w};
+        size_t sz = (size_t)ly->out_c * ly->out_h * ly->out_w;
+        char name[96];
+        snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
+        if (!svdd__st_find(r->st, name)) return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing", r->name, name);
+        if (!(m->mean_act[i] = malloc(sz * sizeof(float)))) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
+        if ((st = svdd__st_read_f32(r->st, name, m->mean_act[i], sz, 3, ashape, r->err)) != SVDD_OK) return st;
+        if ((st = svdd__st_check_finite(r->st, name, r->err)) != SVDD_OK) return st;
+    }
 
     if ((st = get_str(r, "method", &s)) != SVDD_OK) return st;
     if (svdd_method_parse(s, &m->objective.method, NULL) != SVDD_OK)
