@@ -51,6 +51,10 @@ const char *cli_data_label(const cli_data *d);
 /* Help text for the data-set options. */
 extern const char CLI_DATA_HELP[];
 
+/* Re-derive the model's threshold from --threshold / --fpr values (either may be NULL).
+ * Returns CLI_OK, or the exit code after printing the problem. */
+int cli_override_threshold(svdd_model *m, const char *threshold, const char *fpr);
+
 /* A growing text buffer for CSV and Markdown output. */
 typedef struct cli_buf {
     char *p;

@@ -90,24 +90,8 @@ int svdd_cli_score(int argc, char **argv) {
         rc = cli_report(&err);
         goto done;
     }
-    if (thr || fpr_s) {
-        svdd_model_info info;
-        svdd_model_get_info(m, &info);
-        svdd_threshold_kind kind = info.threshold_kind;
-        double fpr = info.target_fpr;
-        if (thr && svdd_threshold_parse(thr, &kind, &err) != SVDD_OK) {
-            rc = cli_report(&err);
-            goto done;
-        }
-        if (fpr_s && !cli_parse_double("--fpr", fpr_s, 1e-6, 0.999999, &fpr)) {
-            rc = CLI_USAGE;
-            goto done;
-        }
-        if (svdd_model_set_threshold(m, kind, fpr, &err) != SVDD_OK) {
-            rc = cli_report(&err);
-            goto done;
-        }
-    }
+    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK) goto done;
+    rc = CLI_FAIL;
     cli_buf csv = {0};
     cli_buf_printf(&csv, "index,path,label,score,anomalous\n");
     size_t row = 0;

@@ -140,3 +140,19 @@ int cli_buf_write(cli_buf *b, const char *path) {
     memset(b, 0, sizeof *b);
     return rc;
 }
+
+int cli_override_threshold(svdd_model *m, const char *threshold, const char *fpr_s) {
+    if (!threshold && !fpr_s) return CLI_OK;
+    svdd_error err;
+    svdd_model_info info;
+    svdd_model_get_info(m, &info);
+    svdd_threshold_kind kind = info.threshold_kind;
+    double fpr = info.target_fpr;
+    if (threshold && svdd_threshold_parse(threshold, &kind, &err) != SVDD_OK) {
+        cli_report(&err);
+        return CLI_USAGE;
+    }
+    if (fpr_s && !cli_parse_double("--fpr", fpr_s, 1e-6, 0.999999, &fpr)) return CLI_USAGE;
+    if (svdd_model_set_threshold(m, kind, fpr, &err) != SVDD_OK) return cli_report(&err);
+    return CLI_OK;
+}

@@ -79,13 +79,79 @@ static double radius_from_batch(const float *d, int B, double nu, float *tmp) {
     return svdd__sample_quantile(tmp, (size_t)B, 1.0 - nu);
 }
 
+typedef struct svdd_ctx {
+    svdd_net *net;
+    const float *c;
+    const svdd_objective *obj;
+    const svdd_train_options *opt;
+    svdd_part part;
+    float *dist;  /* (2B): distances, then scratch for the radius quantile */
+    float *dpred; /* hybrid: (B, input size) reconstruction gradient */
+    double R;
+} svdd_ctx;
+
+static double svdd_step(void *p, const float *batch, int bs, int epoch, double lr) {
+    svdd_ctx *k = p;
+    svdd_net *net = k->net;
+    const svdd_method method = k->obj->method;
+    const int L = net->enc.out_c;
+    const float *c = k->c;
+    const float *z = svdd__stack_forward(net, &net->enc, batch, bs, 1);
+    svdd__net_zero_grad(net, k->part);
+    /* distances, and d loss / d z into net->dlatent */
+    float *dz = net->dlatent, *dist = k->dist;
+    double l = 0, R2 = k->R * k->R;
+    for (int i = 0; i < bs; i++) {
+        double d = 0;
+        for (int j = 0; j < L; j++) {
+            double diff = (double)z[(size_t)i * L + j] - c[j];
+            d += diff * diff;
+        }
+        dist[i] = (float)d;
+    }
+    if (method == SVDD_METHOD_SOFT_BOUNDARY) {
+        double hinge = 0, nu = k->obj->nu;
+        for (int i = 0; i < bs; i++) {
+            double s = dist[i] - R2;
+            hinge += s > 0 ? s : 0;
+            /* max(0, .) passes gradient only where the distance exceeds R^2 */
+            float g = s > 0 ? (float)(2.0 / (nu * bs)) : 0.0f;
+            for (int j = 0; j < L; j++) dz[(size_t)i * L + j] = g * (z[(size_t)i * L + j] - c[j]);
+        }
+        l = R2 + hinge / (nu * bs);
+    } else {
+        double w = method == SVDD_METHOD_HYBRID ? k->obj->mu1 : 1.0;
+        for (int i = 0; i < bs; i++) {
+            l += dist[i];
+            for (int j = 0; j < L; j++) dz[(size_t)i * L + j] = (float)(2.0 * w / bs) * (z[(size_t)i * L + j] - c[j]);
+        }
+        l = w * l / bs;
+    }
+    if (method == SVDD_METHOD_HYBRID) {
+        /* the reconstruction term's gradient on the code joins the SVDD term's before the
+         * encoder's single backward pass */
+        const size_t Din = svdd__stack_in_size(&net->enc);
+        const float *y = svdd__stack_forward(net, &net->dec, z, bs, 1);
+        double rec = svdd__sq_error_loss(k->dpred, NULL, y, batch, bs, (int)Din);
+        for (size_t i = 0; i < (size_t)bs * Din; i++) k->dpred[i] *= (float)k->obj->mu2;
+        l += k->obj->mu2 * rec;
+        const float *dz_rec = svdd__stack_backward(net, &net->dec, k->dpred, bs, 0, 1, 1);
+        for (size_t i = 0; i < (size_t)bs * L; i++) dz[i] += dz_rec[i];
+    }
+    if (!isfinite(l)) return l;
+    svdd__stack_backward(net, &net->enc, dz, bs, 0, 0, 1);
+    svdd__net_adam_step(net, k->part, (float)lr, (float)k->opt->weight_decay, k->opt->amsgrad);
+    if (method == SVDD_METHOD_SOFT_BOUNDARY && epoch >= k->obj->warmup_epochs)
+        k->R = radius_from_batch(dist, bs, k->obj->nu, dist + bs);
+    return l;
+}
+
 svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const float *c, const svdd_objective *obj,
                                  const svdd_train_options *opt, double *radius, svdd_error *err) {
     if (!net || !x || !c || !obj || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_train: NULL argument");
-    svdd_status st = svdd__check_train_options(opt, err);
-    if (st != SVDD_OK) return st;
-    if (n < 2 || n > UINT32_MAX) return svdd__fail(err, SVDD_E_INVALID, "need at least 2 training images (got %zu)", n);
     const svdd_method method = obj->method;
+    if (method < SVDD_METHOD_ONE_CLASS || method > SVDD_METHOD_HYBRID)
+        return svdd__fail(err, SVDD_E_INVALID, "unknown objective %d", (int)method);
     if (method == SVDD_METHOD_SOFT_BOUNDARY && !(obj->nu > 0 && obj->nu <= 1))
         return svdd__fail(err, SVDD_E_INVALID, "nu must be in (0, 1] (got %g)", obj->nu);
     if (method == SVDD_METHOD_HYBRID) {
@@ -93,101 +159,20 @@ svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const 
         if (!(obj->mu1 >= 0 && obj->mu2 >= 0 && obj->mu1 + obj->mu2 > 0 && isfinite(obj->mu1) && isfinite(obj->mu2)))
             return svdd__fail(err, SVDD_E_INVALID, "mu1 and mu2 must be >= 0, not both 0 (got %g, %g)", obj->mu1, obj->mu2);
     }
-    if (method < SVDD_METHOD_ONE_CLASS || method > SVDD_METHOD_HYBRID)
-        return svdd__fail(err, SVDD_E_INVALID, "unknown objective %d", (int)method);
-    const int B = opt->batch_size < (int)(n < 65536 ? n : 65536) ? opt->batch_size : (int)n;
-    net->threads = opt->threads;
-    st = svdd__net_reserve(net, B, err);
-    if (st != SVDD_OK) return st;
-    const size_t Din = svdd__stack_in_size(&net->enc);
-    const int L = net->enc.out_c;
-    uint32_t *order = malloc(n * sizeof *order);
-    float *batch = svdd__alloc((size_t)B * Din, sizeof(float));
-    float *dpred = method == SVDD_METHOD_HYBRID ? svdd__alloc((size_t)B * Din, sizeof(float)) : NULL;
-    float *dist = svdd__alloc((size_t)B * 2, sizeof(float));
-    if (!order || !batch || !dist || (method == SVDD_METHOD_HYBRID && !dpred)) {
-        free(order), free(batch), free(dpred), free(dist);
+    const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
+    svdd_ctx k = {net, c, obj, opt, method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER, NULL, NULL,
+                  radius ? *radius : 0.0};
+    /* only the encoder trains, except for the hybrid whose decoder takes part in the loss */
+    k.dist = svdd__alloc((size_t)B * 2, sizeof(float));
+    if (method == SVDD_METHOD_HYBRID) k.dpred = svdd__alloc((size_t)B, svdd__stack_in_size(&net->enc) * sizeof(float));
+    if (!k.dist || (method == SVDD_METHOD_HYBRID && !k.dpred)) {
+        free(k.dist), free(k.dpred);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for training buffers");
     }
-    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
-    svdd__rng rng;
-    svdd__rng_seed(&rng, opt->seed, 0x5dd);
-    svdd__net_adam_reset(net);
-    /* only the encoder trains, except for the hybrid whose decoder takes part in the loss */
-    const svdd_part part = method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER;
-    double R = radius ? *radius : 0.0, loss = 0, t0 = svdd__now();
-    size_t seen = 0;
-    for (int epoch = 0; epoch < opt->epochs; epoch++) {
-        double lr = svdd__lr_at_epoch(opt, epoch), sum = 0;
-        size_t batches = 0;
-        svdd__rng_shuffle(&rng, order, n);
-        for (size_t b0 = 0; b0 < n; b0 += (size_t)B) {
-            int bs = (int)(n - b0 < (size_t)B ? n - b0 : (size_t)B);
-            if (bs < 2) break; /* a batch of one cannot be batch-normalised */
-            for (int i = 0; i < bs; i++)
-                memcpy(batch + (size_t)i * Din, x + (size_t)order[b0 + (size_t)i] * Din, Din * sizeof(float));
-            const float *z = svdd__stack_forward(net, &net->enc, batch, bs, 1);
-            svdd__net_zero_grad(net, part);
-            /* distances and d loss / d z into net->dlatent */
-            double l = 0, R2 = R * R;
-            float *dz = net->dlatent;
-            for (int i = 0; i < bs; i++) {
-                double d = 0;
-                for (int j = 0; j < L; j++) {
-                    double diff = (double)z[(size_t)i * L + j] - c[j];
-                    d += diff * diff;
-                }
-                dist[i] = (float)d;
-            }
-            if (method == SVDD_METHOD_SOFT_BOUNDARY) {
-                double hinge = 0;
-                for (int i = 0; i < bs; i++) {
-                    double s = dist[i] - R2;
-                    hinge += s > 0 ? s : 0;
-                    /* the max(0, .) passes gradient only where the distance exceeds R^2 */
-                    float g = s > 0 ? (float)(2.0 / (obj->nu * bs)) : 0.0f;
-                    for (int j = 0; j < L; j++) dz[(size_t)i * L + j] = g * (z[(size_t)i * L + j] - c[j]);
-                }
-                l = R2 + hinge / (obj->nu * bs);
-            } else {
-                double w = method == SVDD_METHOD_HYBRID ? obj->mu1 : 1.0;
-                for (int i = 0; i < bs; i++) {
-                    l += dist[i];
-                    for (int j = 0; j < L; j++) dz[(size_t)i * L + j] = (float)(2.0 * w / bs) * (z[(size_t)i * L + j] - c[j]);
-                }
-                l = w * l / bs;
-            }
-            if (method == SVDD_METHOD_HYBRID) {
-                const float *y = svdd__stack_forward(net, &net->dec, z, bs, 1);
-                double rec = svdd__sq_error_loss(dpred, NULL, y, batch, bs, (int)Din);
-                for (size_t i = 0; i < (size_t)bs * Din; i++) dpred[i] *= (float)obj->mu2;
-                l += obj->mu2 * rec;
-                const float *dz_rec = svdd__stack_backward(net, &net->dec, dpred, bs, 0, 1, 1);
-                for (size_t i = 0; i < (size_t)bs * L; i++) dz[i] += dz_rec[i];
-            }
-            if (!isfinite(l)) {
-                free(order), free(batch), free(dpred), free(dist);
-                return svdd__fail(err, SVDD_E_NUMERIC, "the Deep SVDD loss became %g at epoch %d; lower the learning rate", l,
-                                  epoch + 1);
-            }
-            svdd__stack_backward(net, &net->enc, dz, bs, 0, 0, 1);
-            svdd__net_adam_step(net, part, (float)lr, (float)opt->weight_decay, opt->amsgrad);
-            if (method == SVDD_METHOD_SOFT_BOUNDARY && epoch >= obj->warmup_epochs)
-                R = radius_from_batch(dist, bs, obj->nu, dist + bs);
-            sum += l;
-            batches++;
-            seen += (size_t)bs;
-        }
-        loss = batches ? sum / (double)batches : 0;
-        if (opt->on_epoch) {
-            double t = svdd__now() - t0;
-            svdd_epoch_report r = {epoch + 1, opt->epochs, loss, t > 0 ? (double)seen / t : 0, t, lr};
-            opt->on_epoch(opt->on_epoch_user, &r);
-        }
-    }
-    if (radius && method == SVDD_METHOD_SOFT_BOUNDARY) *radius = R;
-    free(order), free(batch), free(dpred), free(dist);
-    return SVDD_OK;
+    svdd_status st = svdd__train_loop(net, x, n, opt, 0x5dd, "Deep SVDD", svdd_step, &k, err);
+    if (st == SVDD_OK && radius && method == SVDD_METHOD_SOFT_BOUNDARY) *radius = k.R;
+    free(k.dist), free(k.dpred);
+    return st;
 }
 
 svdd_status svdd_deep_svdd_distances(svdd_net *net, const float *x, size_t n, const float *c, float *dist, float *recon,
