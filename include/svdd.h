@@ -513,22 +513,24 @@ typedef struct svdd_curve {
     size_t n;
 } svdd_curve;
 
-/* ROC curves of several methods on one plot, with the chance diagonal, axes, ticks, labels,
- * legend and title. */
+/* ROC curves of several methods (at most 100) on one plot, with the chance diagonal, axes,
+ * ticks, labels, legend and title. */
 SVDD_API svdd_status svdd_plot_roc(const char *path, const char *title, const svdd_curve *curves, int n_curves,
                                    svdd_error *err);
-/* Histograms of normal and anomalous scores (shared bins) with the threshold as a vertical line. */
+/* Histograms (densities) of normal and anomalous scores (labels 0/1, shared bins) with the
+ * threshold as a vertical line; a NaN threshold draws no line, a NULL label reads "threshold". */
 SVDD_API svdd_status svdd_plot_score_histogram(const char *path, const char *title, const float *scores,
                                                const int32_t *labels, size_t n, double threshold,
                                                const char *threshold_label, svdd_error *err);
 /* A 2-d scatter plot coloured by group (e.g. normal/anomalous or classes), with a legend.
- * group[i] in [0, n_groups); names[g] the legend entries. */
+ * group[i] in [0, n_groups), at most 100 groups; names[g] the legend entries (NULL: "group g"). */
 SVDD_API svdd_status svdd_plot_scatter(const char *path, const char *title, const float *xy, size_t n,
                                        const int32_t *group, int n_groups, const char *const *names,
                                        svdd_error *err);
 /* A Grad-CAM overlay: the image, the heat map in a perceptual colour map (viridis-like or
  * inferno), and their blend side by side, each upscaled `scale` times, with a caption line. The
- * image is c x h x w uint8 (grey or RGB), heat is h x w in [0, 1]. */
+ * image is c x h x w uint8 (grey or RGB, planar), heat is h x w (clipped to [0, 1]); the colour
+ * map is viridis; a panel side may not exceed 4096 pixels. */
 SVDD_API svdd_status svdd_write_overlay(const char *path, const uint8_t *image, int c, int h, int w, const float *heat,
                                         int scale, const char *caption, svdd_error *err);
 

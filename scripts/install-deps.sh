@@ -2,7 +2,7 @@
 # Install the Debian packages svdd needs to build and test (Debian 12 or later).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev
-          libcjson-dev libcmocka-dev liblapacke-dev python3)
+          libcjson-dev libcmocka-dev liblapacke-dev libcairo2-dev fonts-dejavu-core python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
