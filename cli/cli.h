@@ -17,6 +17,8 @@ int svdd_cli_train(int argc, char **argv);
 int svdd_cli_score(int argc, char **argv);
 int svdd_cli_eval(int argc, char **argv);
 int svdd_cli_experiment(int argc, char **argv);
+int svdd_cli_report(int argc, char **argv);
+int svdd_cli_explain(int argc, char **argv);
 
 /* Print "svdd: error: <message>" for a failed library call; returns CLI_FAIL. */
 int cli_report(const svdd_error *err);
@@ -54,6 +56,12 @@ extern const char CLI_DATA_HELP[];
 /* Re-derive the model's threshold from --threshold / --fpr values (either may be NULL).
  * Returns CLI_OK, or the exit code after printing the problem. */
 int cli_override_threshold(svdd_model *m, const char *threshold, const char *fpr);
+
+/* Create a folder if missing (prints the problem; 0 on failure). */
+int cli_make_dir(const char *path);
+/* Load the model, the split, and write the report into `out` (created if missing). */
+int cli_report_model(const char *model_path, const cli_data *d, const char *threshold, const char *fpr,
+                     const svdd_report_options *o, const char *out);
 
 /* A growing text buffer for CSV and Markdown output. */
 typedef struct cli_buf {

@@ -331,12 +331,6 @@ static int report(const char *out) {
     return rc;
 }
 
-static int make_dir(const char *p) {
-    if (mkdir(p, 0755) == 0 || errno == EEXIST) return 1;
-    fprintf(stderr, "svdd: error: %s: cannot create the folder: %s\n", p, strerror(errno));
-    return 0;
-}
-
 int svdd_cli_experiment(int argc, char **argv) {
     cli_data d = {0};
     svdd_fit_options o = svdd_fit_defaults();
@@ -405,7 +399,7 @@ int svdd_cli_experiment(int argc, char **argv) {
     }
     char cells_dir[4200];
     snprintf(cells_dir, sizeof cells_dir, "%s/cells", out);
-    if (!make_dir(out) || !make_dir(cells_dir)) {
+    if (!cli_make_dir(out) || !cli_make_dir(cells_dir)) {
         free(spec_text);
         return CLI_FAIL;
     }

@@ -16,7 +16,9 @@ static void usage(FILE *f) {
             "  score       score images with a model: CSV of scores and decisions\n"
             "  eval        evaluate a model on a labelled split: AUC, F1 at the calibrated threshold, JSON\n"
             "  experiment  the one-class protocol over data sets x classes x methods x seeds, with tables\n"
-            "  demo        train an autoencoder on the built-in synthetic set and show its loss falling\n"
+            "  explain     heat maps of the anomaly score for images, as PNG overlays and a gallery\n"
+            "  report      one HTML page: metrics, ROC, histogram, t-SNE, heat-map galleries\n"
+            "  demo        train Hybrid Deep SVDD on the built-in synthetic set and write its report\n"
             "  version     print the version\n"
             "\n"
             "Run 'svdd <command> --help' for a command's options.\n",
@@ -42,6 +44,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "score") == 0) return svdd_cli_score(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return svdd_cli_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "experiment") == 0) return svdd_cli_experiment(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0) return svdd_cli_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "explain") == 0) return svdd_cli_explain(argc - 2, argv + 2);
     fprintf(stderr, "svdd: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return CLI_USAGE;

@@ -534,6 +534,31 @@ SVDD_API svdd_status svdd_plot_scatter(const char *path, const char *title, cons
 SVDD_API svdd_status svdd_write_overlay(const char *path, const uint8_t *image, int c, int h, int w, const float *heat,
                                         int scale, const char *caption, svdd_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * The report: one self-contained HTML page (images as files beside it)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct svdd_report_options {
+    const char *title;        /* default: "<data set>, normal class K, <method>" */
+    const char *command;      /* the command line that made it, shown on the page (may be NULL) */
+    size_t tsne_points;       /* test images embedded with t-SNE, default 2000 (0 = all) */
+    int gallery;              /* images per heat-map gallery, default 12 */
+    svdd_cam_mode cam_mode;   /* default SVDD_CAM_DEVIATION */
+    int cam_layer;            /* default -1 */
+    uint64_t seed;            /* t-SNE and the subsample */
+    int threads;
+} svdd_report_options;
+SVDD_API svdd_report_options svdd_report_defaults(void);
+
+/* Score `test` (one-class labels: `normal_class` normal, every other class anomalous) and write
+ * DIR/index.html with the model and training configuration, the metrics at the calibrated
+ * threshold (with the flag-all and oracle F1), the ROC curves of the model's score and of the
+ * Mahalanobis score, the score histogram with the threshold, t-SNE maps of the latent vectors
+ * (normal vs anomalous, and by class), and heat-map galleries of the most anomalous images, the
+ * false positives and the false negatives. DIR must exist. */
+SVDD_API svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int normal_class,
+                                       const svdd_report_options *opt, const char *dir, svdd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

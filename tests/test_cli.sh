@@ -25,7 +25,7 @@ check() { # check NAME EXPECTED_EXIT PATTERN -- command...
 short=(--epochs 3 --ae-epochs 3 --lr 1e-3 --ae-lr 1e-3 --batch-size 100 --threads 1)
 
 check "help" 0 "commands:" -- "$svdd" --help
-for c in train score eval experiment demo; do check "$c --help" 0 "usage: svdd $c" -- "$svdd" "$c" --help; done
+for c in train score eval experiment demo explain report; do check "$c --help" 0 "usage: svdd $c" -- "$svdd" "$c" --help; done
 check "unknown command" 2 "unknown command" -- "$svdd" frobnicate
 check "unknown option" 2 "unknown option '--frob'" -- "$svdd" train --frob
 check "bad number" 2 "--epochs expects a whole number" -- "$svdd" train --dataset synthetic --normal-class 0 --epochs ten --out "$tmp/m"
@@ -51,6 +51,10 @@ check "score bad threshold" 2 "--fpr expects" -- "$svdd" score --model "$tmp/m.s
 check "score two sources" 2 "exactly one" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --folder "$tmp" --out "$tmp/s2.csv"
 check "score corrupt image" 1 "$tmp/bad.png" -- bash -c "printf 'not a png' > '$tmp/bad.png' && '$svdd' score --model '$tmp/m.safetensors' '$tmp/bad.png' --out '$tmp/s3.csv'"
 check "truncated model" 1 "$tmp/cut.safetensors" -- bash -c "head -c 1000 '$tmp/m.safetensors' > '$tmp/cut.safetensors' && '$svdd' eval --model '$tmp/cut.safetensors' --dataset synthetic --out '$tmp/e3.json'"
+
+check "explain" 0 "3 heat maps written" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --top 3 --out "$tmp/x"
+check "explain files" 0 "^4$" -- bash -c "ls '$tmp/x' | wc -l"
+check "explain bad mode" 2 "--cam takes" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --cam magic --out "$tmp/x"
 
 check "experiment" 0 "tables in" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 --jobs 2 "${short[@]}" --out "$tmp/exp"
 check "experiment cells" 0 "^4$" -- bash -c "ls '$tmp/exp/cells' | wc -l"
