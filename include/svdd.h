@@ -484,7 +484,7 @@ typedef struct svdd_tsne_options {
     double perplexity;      /* default 30 */
     int iterations;         /* default 1000 */
     double theta;           /* Barnes-Hut accuracy, default 0.5; 0 = exact O(N^2) gradient */
-    double learning_rate;   /* default: max(N / early_exaggeration / 4, 50) */
+    double learning_rate;   /* 0 (the default) = max(N / early_exaggeration / 4, 50) */
     double early_exaggeration; /* default 12, for the first 250 iterations */
     uint64_t seed;
     int threads;
@@ -493,7 +493,8 @@ SVDD_API svdd_tsne_options svdd_tsne_defaults(void);
 
 /* Embed n points of dimension dim (row-major) into 2-d: out is n * 2. theta > 0 uses
  * vantage-point-tree neighbours (3 * perplexity of them) and a quadtree for the repulsion,
- * O(N log N); theta == 0 uses all pairs, O(N^2). */
+ * O(N log N); theta == 0 uses all pairs, O(N^2). opt NULL means the defaults. Non-finite input
+ * (or a diverging embedding) gives SVDD_E_NUMERIC; the result is the same for any thread count. */
 SVDD_API svdd_status svdd_tsne(const float *x, size_t n, int dim, const svdd_tsne_options *opt, float *out,
                                svdd_error *err);
 

@@ -213,8 +213,9 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     svdd_tsne_options to = svdd_tsne_defaults();
     to.seed = o.seed;
     to.threads = o.threads;
-    if (nt < 4) {
-        st = svdd__fail(err, SVDD_E_INVALID, "too few test images for a t-SNE map (%zu)", nt);
+    if (nt < 7) {
+        /* perplexity may not fall below 2, which needs (n - 1) / 3 >= 2 */
+        st = svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
         goto done;
     }
     if ((double)(nt - 1) / 3.0 < to.perplexity) to.perplexity = (double)(nt - 1) / 3.0;
