@@ -13,6 +13,7 @@
  * Parsing computes every layer's shapes and its place in the parameter and state buffers, and
  * rejects anything inconsistent with a message naming the spec and the line. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -70,9 +71,14 @@ static int tokenize(char *line, char **tok, int max) {
     return n;
 }
 
-static svdd_status bad(parser *ps, const char *fmt, const char *a) {
+/* A format error at the current line; printf-style, so the compiler checks every call. */
+static svdd_status bad(parser *ps, const char *fmt, ...) SVDD__PRINTF(2, 3);
+static svdd_status bad(parser *ps, const char *fmt, ...) {
     char what[200];
-    snprintf(what, sizeof what, fmt, a ? a : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     return svdd__fail(ps->err, SVDD_E_FORMAT, "%s:%d: %s", ps->name, ps->line, what);
 }
 
@@ -139,12 +145,12 @@ static svdd_status parse_layer(parser *ps, svdd__layer *L, char **tok, int n, in
     int first_opt = 1;
     if (L->kind == SVDD__CONV2D || L->kind == SVDD__CONV_TRANSPOSE2D || L->kind == SVDD__LINEAR) {
         if (n < 2 || !parse_int(tok[1], 1, SPEC_MAX_DIM, &L->out_c))
-            return bad(ps, "%s needs its number of outputs, e.g. '%s 8'", tok[0]);
+            return bad(ps, "%s needs its number of outputs, e.g. '%s 8'", tok[0], tok[0]);
         first_opt = 2;
     } else if (L->kind == SVDD__RESHAPE) {
         if (n < 4 || !parse_int(tok[1], 1, SPEC_MAX_DIM, &L->out_c) || !parse_int(tok[2], 1, SPEC_MAX_DIM, &L->out_h) ||
             !parse_int(tok[3], 1, SPEC_MAX_DIM, &L->out_w))
-            return bad(ps, "reshape needs three positive sizes C H W%s", NULL);
+            return bad(ps, "reshape needs three positive sizes C H W");
         first_opt = 4;
     } else if (L->kind == SVDD__MAXPOOL2D || L->kind == SVDD__UPSAMPLE2D) {
         if (n >= 2 && !strchr(tok[1], '=')) {
@@ -168,12 +174,12 @@ static svdd_status parse_layer(parser *ps, svdd__layer *L, char **tok, int n, in
         } else {
             oh = (long)*h - 1 - 2L * L->pad + L->k;
             ow = (long)*w - 1 - 2L * L->pad + L->k;
-            if (L->pad >= L->k) return bad(ps, "conv_transpose2d needs pad < k%s", NULL);
+            if (L->pad >= L->k) return bad(ps, "conv_transpose2d needs pad < k");
         }
         if (oh < 1 || ow < 1 || oh > SPEC_MAX_DIM || ow > SPEC_MAX_DIM)
             return bad(ps, "%s gives an empty or oversized output for this input", tok[0]);
         if (L->kind == SVDD__CONV2D && L->pad >= L->k)
-            return bad(ps, "conv2d needs pad < k%s", NULL);
+            return bad(ps, "conv2d needs pad < k");
         L->out_h = (int)oh, L->out_w = (int)ow;
         L->w_len = (size_t)L->out_c * (size_t)*c * (size_t)L->k * (size_t)L->k;
         break;
@@ -188,30 +194,30 @@ static svdd_status parse_layer(parser *ps, svdd__layer *L, char **tok, int n, in
         ps->n_state += 2 * (size_t)*c;
         break;
     case SVDD__MAXPOOL2D:
-        if (*h < 2 || *w < 2) return bad(ps, "maxpool2d needs an input of at least 2x2%s", NULL);
+        if (*h < 2 || *w < 2) return bad(ps, "maxpool2d needs an input of at least 2x2");
         L->out_c = *c, L->out_h = *h / 2, L->out_w = *w / 2;
         break;
     case SVDD__UPSAMPLE2D:
         L->out_c = *c, L->out_h = *h * 2, L->out_w = *w * 2;
-        if (L->out_h > SPEC_MAX_DIM || L->out_w > SPEC_MAX_DIM) return bad(ps, "upsample2d output too large%s", NULL);
+        if (L->out_h > SPEC_MAX_DIM || L->out_w > SPEC_MAX_DIM) return bad(ps, "upsample2d output too large");
         break;
     case SVDD__LEAKY_RELU:
     case SVDD__SIGMOID:
         L->out_c = *c, L->out_h = *h, L->out_w = *w;
         break;
     case SVDD__FLATTEN:
-        if (in_size > INT_MAX) return bad(ps, "flatten: input too large%s", NULL);
+        if (in_size > INT_MAX) return bad(ps, "flatten: input too large");
         L->out_c = (int)in_size, L->out_h = L->out_w = 1;
         break;
     case SVDD__RESHAPE:
         if ((size_t)L->out_c * L->out_h * L->out_w != in_size)
-            return bad(ps, "reshape must keep the number of values%s", NULL);
+            return bad(ps, "reshape must keep the number of values");
         break;
     }
     if (L->w_len > SPEC_MAX_PARAMS || ps->n_params + L->w_len > SPEC_MAX_PARAMS)
-        return bad(ps, "too many parameters%s", NULL);
+        return bad(ps, "too many parameters");
     if ((size_t)L->out_c * L->out_h * L->out_w > SPEC_MAX_ACTIVATION)
-        return bad(ps, "activation too large%s", NULL);
+        return bad(ps, "activation too large");
     L->w_off = ps->n_params;
     ps->n_params += L->w_len;
     *c = L->out_c, *h = L->out_h, *w = L->out_w;
@@ -232,57 +238,57 @@ svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_n
         char line[SPEC_MAX_LINE + 1];
         size_t len = strcspn(p, "\n");
         ps.line++;
-        if (len > SPEC_MAX_LINE) return bad(&ps, "line longer than 256 characters%s", NULL);
+        if (len > SPEC_MAX_LINE) return bad(&ps, "line longer than 256 characters");
         memcpy(line, p, len);
         line[len] = '\0';
         p += len;
         if (*p == '\n') p++;
         char *tok[10];
         int n = tokenize(line, tok, 10);
-        if (n < 0) return bad(&ps, "too many words on the line%s", NULL);
+        if (n < 0) return bad(&ps, "too many words on the line");
         if (n == 0) continue;
         if (!have_version) {
             int v;
             if (strcmp(tok[0], "svdd-spec") != 0 || n != 2)
-                return bad(&ps, "the first line must be 'svdd-spec 1'%s", NULL);
+                return bad(&ps, "the first line must be 'svdd-spec 1'");
             if (!parse_int(tok[1], 1, 1, &v)) return bad(&ps, "unsupported spec version '%s' (this build reads 1)", tok[1]);
             have_version = 1;
         } else if (strcmp(tok[0], "name") == 0) {
-            if (n != 2 || strlen(tok[1]) >= sizeof net->name) return bad(&ps, "name takes one word (at most 63 characters)%s", NULL);
+            if (n != 2 || strlen(tok[1]) >= sizeof net->name) return bad(&ps, "name takes one word (at most 63 characters)");
             strcpy(net->name, tok[1]);
         } else if (strcmp(tok[0], "input") == 0) {
-            if (have_input || section >= 0) return bad(&ps, "'input' must come once, before the encoder%s", NULL);
+            if (have_input || section >= 0) return bad(&ps, "'input' must come once, before the encoder");
             if (n != 4 || !parse_int(tok[1], 1, 64, &in_c) || !parse_int(tok[2], 1, 4096, &in_h) ||
                 !parse_int(tok[3], 1, 4096, &in_w))
-                return bad(&ps, "input takes three sizes C H W (C <= 64, H, W <= 4096)%s", NULL);
+                return bad(&ps, "input takes three sizes C H W (C <= 64, H, W <= 4096)");
             c = in_c, h = in_h, w = in_w;
             have_input = 1;
         } else if (strcmp(tok[0], "encoder") == 0 && n == 1) {
-            if (!have_input || section != -1) return bad(&ps, "'encoder' must follow 'input', once%s", NULL);
+            if (!have_input || section != -1) return bad(&ps, "'encoder' must follow 'input', once");
             section = 0;
         } else if (strcmp(tok[0], "decoder") == 0 && n == 1) {
-            if (section != 0) return bad(&ps, "'decoder' must follow the encoder, once%s", NULL);
-            if (nl[0] == 0) return bad(&ps, "the encoder has no layers%s", NULL);
-            if (h != 1 || w != 1) return bad(&ps, "the encoder must end in a vector (flatten + linear)%s", NULL);
+            if (section != 0) return bad(&ps, "'decoder' must follow the encoder, once");
+            if (nl[0] == 0) return bad(&ps, "the encoder has no layers");
+            if (h != 1 || w != 1) return bad(&ps, "the encoder must end in a vector (flatten + linear)");
             lat_c = c;
             section = 1;
             have_decoder = 1;
         } else {
             if (section < 0) return bad(&ps, "layer '%s' before 'encoder'", tok[0]);
-            if (nl[section] == SPEC_MAX_LAYERS) return bad(&ps, "more than 64 layers in a section%s", NULL);
+            if (nl[section] == SPEC_MAX_LAYERS) return bad(&ps, "more than 64 layers in a section");
             svdd_status st = parse_layer(&ps, &layers[section][nl[section]], tok, n, &c, &h, &w, kind_count[section]);
             if (st != SVDD_OK) return st;
             nl[section]++;
         }
     }
     ps.line++;
-    if (!have_version) return bad(&ps, "empty spec (expected 'svdd-spec 1')%s", NULL);
-    if (section < 0 || nl[0] == 0) return bad(&ps, "no encoder layers%s", NULL);
+    if (!have_version) return bad(&ps, "empty spec (expected 'svdd-spec 1')");
+    if (section < 0 || nl[0] == 0) return bad(&ps, "no encoder layers");
     if (!have_decoder) {
-        if (h != 1 || w != 1) return bad(&ps, "the encoder must end in a vector (flatten + linear)%s", NULL);
+        if (h != 1 || w != 1) return bad(&ps, "the encoder must end in a vector (flatten + linear)");
         lat_c = c;
     } else {
-        if (nl[1] == 0) return bad(&ps, "the decoder has no layers%s", NULL);
+        if (nl[1] == 0) return bad(&ps, "the decoder has no layers");
         if (c != in_c || h != in_h || w != in_w) {
             char msg[120];
             snprintf(msg, sizeof msg, "the decoder outputs %dx%dx%d but the input is %dx%dx%d", c, h, w, in_c, in_h, in_w);
