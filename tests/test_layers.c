@@ -28,7 +28,7 @@ static void forward(probe *p) {
     case CONVT: svdd__conv_transpose2d_forward(p->out, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws); break;
     case LINEAR: svdd__linear_forward(p->out, p->x, p->w, p->B, p->C, p->Co); break;
     case BN_TRAIN:
-        svdd__batchnorm_forward_train(p->out, p->mean, p->rstd, NULL, NULL, p->x, p->B, p->C, p->H * p->W, 1e-4f, 0.1f);
+        svdd__batchnorm_forward_train(p->out, p->mean, p->rstd, NULL, NULL, p->x, p->B, p->C, p->H * p->W, 1e-4f, 0.1f, 1);
         break;
     case BN_EVAL: svdd__batchnorm_forward_eval(p->out, p->x, p->rm, p->rv, p->B, p->C, p->H * p->W, 1e-4f); break;
     case LRELU: svdd__leaky_relu_forward(p->out, p->x, p->n_in, 0.01f); break;
@@ -48,7 +48,7 @@ static void backward(probe *p) {
         svdd__conv_transpose2d_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws);
         break;
     case LINEAR: svdd__linear_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->Co); break;
-    case BN_TRAIN: svdd__batchnorm_backward_train(p->dx, p->r, p->out, p->rstd, p->B, p->C, p->H * p->W); break;
+    case BN_TRAIN: svdd__batchnorm_backward_train(p->dx, p->r, p->out, p->rstd, p->B, p->C, p->H * p->W, 1); break;
     case BN_EVAL: svdd__batchnorm_backward_eval(p->dx, p->r, p->rv, p->B, p->C, p->H * p->W, 1e-4f); break;
     case LRELU: svdd__leaky_relu_backward(p->dx, p->r, p->x, p->n_in, 0.01f); break;
     case SIGMOID: svdd__sigmoid_backward(p->dx, p->r, p->out, p->n_in); break;
@@ -73,12 +73,12 @@ static void probe_init(probe *p, kind k, int B, int C, int H, int W, int Co, int
     case CONV:
         p->n_w = (size_t)Co * C * K * K;
         p->n_out = (size_t)B * Co * (H + 2 * P - K + 1) * (W + 2 * P - K + 1);
-        p->ws.size = svdd__conv2d_workspace(B, C, H, W, Co, K, P);
+        p->ws.size = svdd__conv2d_workspace(B, C, H, W, Co, K, P, 1);
         break;
     case CONVT:
         p->n_w = (size_t)C * Co * K * K;
         p->n_out = (size_t)B * Co * (H - 1 - 2 * P + K) * (W - 1 - 2 * P + K);
-        p->ws.size = svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P);
+        p->ws.size = svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P, 1);
         break;
     case LINEAR:
         p->n_in = (size_t)B * C;
@@ -177,7 +177,7 @@ static void test_batchnorm_running_stats(void **state) {
     (void)state;
     /* one channel, values 1..4: mean 2.5, biased var 1.25, unbiased 5/3 */
     float x[4] = {1, 2, 3, 4}, out[4], mean, rstd, rm = 0.0f, rv = 1.0f;
-    svdd__batchnorm_forward_train(out, &mean, &rstd, &rm, &rv, x, 4, 1, 1, 1e-5f, 0.1f);
+    svdd__batchnorm_forward_train(out, &mean, &rstd, &rm, &rv, x, 4, 1, 1, 1e-5f, 0.1f, 1);
     assert_float_equal(mean, 2.5f, 1e-6f);
     assert_float_equal(rstd, (float)(1.0 / sqrt(1.25 + 1e-5)), 1e-6f);
     assert_float_equal(rm, 0.25f, 1e-6f);
@@ -279,10 +279,10 @@ static void test_conv2d_chunking(void **state) {
     float *o1 = malloc(nout * sizeof(float)), *o2 = malloc(nout * sizeof(float));
     svdd_test_fill_uniform(x, nin, -1, 1, 31);
     svdd_test_fill_uniform(w, nw, -1, 1, 32);
-    svdd__workspace ws = {NULL, svdd__conv2d_workspace(B, C, H, W, Co, K, P)};
+    svdd__workspace ws = {NULL, svdd__conv2d_workspace(B, C, H, W, Co, K, P, 1), 1};
     ws.data = malloc(ws.size * sizeof(float));
     svdd__conv2d_forward(o1, x, w, B, C, H, W, Co, K, P, &ws);
-    svdd__workspace ws1 = {NULL, svdd__conv2d_workspace(1, C, H, W, Co, K, P)};
+    svdd__workspace ws1 = {NULL, svdd__conv2d_workspace(1, C, H, W, Co, K, P, 1), 1};
     ws1.data = malloc(ws1.size * sizeof(float));
     for (int b = 0; b < B; b++)
         svdd__conv2d_forward(o2 + (size_t)b * Co * H * W, x + (size_t)b * C * H * W, w, 1, C, H, W, Co, K, P, &ws1);
@@ -293,6 +293,45 @@ static void test_conv2d_chunking(void **state) {
     free(x), free(w), free(o1), free(o2), free(ws.data), free(ws1.data);
 }
 
+/* Both convolutions on two threads against one: equal to float rounding (the chunks, and so the
+ * products' shapes, differ, and the per-thread weight gradients are summed in another grouping). */
+static void test_threads_match_one_thread(void **state) {
+    (void)state;
+    const int B = 37, C = 4, H = 14, W = 14, Co = 6, K = 5, P = 2;
+    for (int transposed = 0; transposed < 2; transposed++) {
+        int Ho = transposed ? H - 1 - 2 * P + K : H + 2 * P - K + 1;
+        size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Ho;
+        float *x = malloc(nin * 4), *w = malloc(nw * 4), *g = malloc(nout * 4);
+        float *o[2], *dx[2], *dw[2];
+        svdd_test_fill_uniform(x, nin, -1, 1, 41);
+        svdd_test_fill_uniform(w, nw, -1, 1, 42);
+        svdd_test_fill_uniform(g, nout, -1, 1, 43);
+        for (int T = 1; T <= 2; T++) {
+            size_t wsz = transposed ? svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P, T)
+                                    : svdd__conv2d_workspace(B, C, H, W, Co, K, P, T);
+            svdd__workspace ws = {malloc(wsz * 4), wsz, T};
+            o[T - 1] = malloc(nout * 4), dx[T - 1] = malloc(nin * 4), dw[T - 1] = calloc(nw, 4);
+            if (transposed) {
+                svdd__conv_transpose2d_forward(o[T - 1], x, w, B, C, H, W, Co, K, P, &ws);
+                svdd__conv_transpose2d_backward(dx[T - 1], dw[T - 1], g, x, w, B, C, H, W, Co, K, P, &ws);
+            } else {
+                svdd__conv2d_forward(o[T - 1], x, w, B, C, H, W, Co, K, P, &ws);
+                svdd__conv2d_backward(dx[T - 1], dw[T - 1], g, x, w, B, C, H, W, Co, K, P, &ws);
+            }
+            free(ws.data);
+        }
+        size_t at;
+        double dout_ = svdd_test_max_rel_diff(o[1], o[0], nout, 1e-3, &at);
+        double ddx = svdd_test_max_rel_diff(dx[1], dx[0], nin, 1e-3, &at);
+        double ddw = svdd_test_max_rel_diff(dw[1], dw[0], nw, 1e-2, &at);
+        printf("  %s, 2 threads vs 1: output %.2e, input grad %.2e, weight grad %.2e\n",
+               transposed ? "conv_transpose2d" : "conv2d", dout_, ddx, ddw);
+        assert_true(dout_ < 1e-4 && ddx < 1e-4 && ddw < 1e-3);
+        for (int T = 0; T < 2; T++) free(o[T]), free(dx[T]), free(dw[T]);
+        free(x), free(w), free(g);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
@@ -301,6 +340,7 @@ int main(void) {
         cmocka_unit_test(test_sigmoid),         cmocka_unit_test(test_maxpool2d),
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
+        cmocka_unit_test(test_threads_match_one_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,12 +87,12 @@ static int run_case(const svdd__st *fx, const char *prefix, kind k, int pad) {
     float *out = svdd__calloc(nout + 1, sizeof(float)), *dx = svdd__calloc(nx + 1, sizeof(float));
     float *dw = svdd__calloc(nw + 1, sizeof(float));
     const int B = (int)xs[0], C = (int)xs[1], H = xnd == 4 ? (int)xs[2] : 1, W = xnd == 4 ? (int)xs[3] : 1;
-    svdd__workspace wsp = {NULL, 0};
+    svdd__workspace wsp = {NULL, 0, 1};
     int ok = 1;
     switch (k) {
     case CONV: {
         const int Co = (int)ws[0], K = (int)ws[2];
-        wsp.size = svdd__conv2d_workspace(B, C, H, W, Co, K, pad);
+        wsp.size = svdd__conv2d_workspace(B, C, H, W, Co, K, pad, 1);
         wsp.data = svdd__alloc(wsp.size + 1, sizeof(float));
         assert_int_equal(nout, (size_t)B * Co * (H + 2 * pad - K + 1) * (W + 2 * pad - K + 1));
         svdd__conv2d_forward(out, x, w, B, C, H, W, Co, K, pad, &wsp);
@@ -101,7 +101,7 @@ static int run_case(const svdd__st *fx, const char *prefix, kind k, int pad) {
     }
     case CONVT: {
         const int Co = (int)ws[1], K = (int)ws[2];
-        wsp.size = svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, pad);
+        wsp.size = svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, pad, 1);
         wsp.data = svdd__alloc(wsp.size + 1, sizeof(float));
         assert_int_equal(nout, (size_t)B * Co * (H - 1 - 2 * pad + K) * (W - 1 - 2 * pad + K));
         svdd__conv_transpose2d_forward(out, x, w, B, C, H, W, Co, K, pad, &wsp);
@@ -138,8 +138,8 @@ static int run_case(const svdd__st *fx, const char *prefix, kind k, int pad) {
         float *rv = get(fx, nm, NULL, NULL, NULL);
         if (k == BN_TRAIN) {
             float *mean = svdd__alloc((size_t)C, sizeof(float)), *rstd = svdd__alloc((size_t)C, sizeof(float));
-            svdd__batchnorm_forward_train(out, mean, rstd, rm, rv, x, B, C, H * W, 1e-4f, 0.1f);
-            svdd__batchnorm_backward_train(dx, dout, out, rstd, B, C, H * W);
+            svdd__batchnorm_forward_train(out, mean, rstd, rm, rv, x, B, C, H * W, 1e-4f, 0.1f, 1);
+            svdd__batchnorm_backward_train(dx, dout, out, rstd, B, C, H * W, 1);
             snprintf(nm, sizeof nm, "%s.running_mean", prefix);
             float *ref_rm = get(fx, nm, NULL, NULL, NULL);
             snprintf(nm, sizeof nm, "%s.running_var", prefix);

@@ -16,7 +16,7 @@ void svdd__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *
                 alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void svdd__gemm_set_threads(int threads) {
-    /* OpenBLAS keeps its thread count process-wide; the network sets it before each pass. */
-    openblas_set_num_threads(threads < 1 ? 1 : threads);
+void svdd__gemm_single_thread(void) {
+    /* OpenBLAS keeps its thread count process-wide; setting it to 1 is idempotent and cheap. */
+    openblas_set_num_threads(1);
 }

@@ -8,10 +8,12 @@
 
 #include "../core/core.h"
 
-/* Scratch memory owned by a network and lent to the layers during one pass. */
+/* Scratch memory owned by a network and lent to the layers during one pass, with the number of
+ * threads the layers may use (each thread gets its own slice of the scratch). */
 typedef struct svdd__workspace {
     float *data;
     size_t size; /* floats */
+    int threads; /* >= 1 */
 } svdd__workspace;
 
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major; ta/tb transpose A/B. Thin wrapper over
@@ -19,8 +21,10 @@ typedef struct svdd__workspace {
 void svdd__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Set the number of threads the matrix products may use. */
-void svdd__gemm_set_threads(int threads);
+/* Make every matrix product single-threaded: the layers thread over images themselves (one
+ * OpenMP thread per slice of the batch), which keeps the small products of these networks
+ * efficient and leaves no BLAS threads spinning beside ours. */
+void svdd__gemm_single_thread(void);
 
 /* col (C*K*K, nb*Ho*Wo): column j = b*Ho*Wo + oy*Wo + ox holds, for each (c,ky,kx), the pixel
  * inp[b, c, oy + ky - P, ox + kx - P] (0 outside). inp is nb images of (C,H,W). */

@@ -7,8 +7,10 @@
 
 void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
-                                   float momentum) {
+                                   float momentum, int threads) {
     const size_t n = (size_t)B * S;
+    const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {
         double sum = 0;
         for (int b = 0; b < B; b++) {
@@ -55,8 +57,10 @@ void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run
 /* With xhat = (x - mu) * rstd and y = xhat (no affine part):
  *   dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the B*S values of a channel. */
 void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float *out, const float *rstd,
-                                    int B, int C, int S) {
+                                    int B, int C, int S, int threads) {
     const double n = (double)B * S;
+    const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;
         for (int b = 0; b < B; b++) {

@@ -21,8 +21,9 @@ void svdd__conv2d_forward(float *out, const float *inp, const float *w, int B, i
                           int Cout, int K, int P, svdd__workspace *ws);
 void svdd__conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                            int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws);
-/* Floats of workspace the two functions above need (the workspace holds at least this). */
-size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P);
+/* Floats of workspace the two functions above need with `threads` threads (the workspace's
+ * `threads` must not exceed it). */
+size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads);
 
 /* ---- conv_transpose2d: torch.nn.ConvTranspose2d(Cin, Cout, K, stride=1, padding=P, bias=False)
  * inp (B,Cin,H,W), w (Cin,Cout,K,K) (PyTorch's layout), out (B,Cout,Ho,Wo), Ho = H - 1 - 2P + K.
@@ -32,7 +33,7 @@ void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w
 void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, const float *inp,
                                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
                                      svdd__workspace *ws);
-size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P);
+size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads);
 
 /* ---- linear: torch.nn.Linear(I, O, bias=False); inp (B,I), w (O,I), out (B,O) ---- */
 void svdd__linear_forward(float *out, const float *inp, const float *w, int B, int I, int O);
@@ -43,16 +44,17 @@ void svdd__linear_backward(float *dinp, float *dw, const float *dout, const floa
  * inp (B,C,S) where S = H*W (S = 1 for the 1-d case); out (B,C,S).
  * Training mode normalises with the batch mean and biased variance, caches mean and
  * rstd = 1/sqrt(var + eps) (C each), and updates the running statistics as PyTorch does:
- * running = (1 - momentum) * running + momentum * batch, with the UNBIASED batch variance. */
+ * running = (1 - momentum) * running + momentum * batch, with the UNBIASED batch variance.
+ * Channels are independent: `threads` threads take one share of them each. */
 void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
-                                   float momentum);
+                                   float momentum, int threads);
 /* Evaluation mode: out = (inp - run_mean) / sqrt(run_var + eps). */
 void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run_mean,
                                   const float *run_var, int B, int C, int S, float eps);
 /* Backward of the training-mode forward; `out` is the normalised output it produced. */
 void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float *out, const float *rstd,
-                                    int B, int C, int S);
+                                    int B, int C, int S, int threads);
 /* Backward of the evaluation-mode forward (a per-channel scale). */
 void svdd__batchnorm_backward_eval(float *dinp, const float *dout, const float *run_var, int B, int C,
                                    int S, float eps);

@@ -93,6 +93,7 @@ static void release_buffers(svdd_net *net) {
     free(net->ws.data);
     net->cache_block = net->grad_a = net->grad_b = net->dlatent = net->ws.data = NULL;
     net->ws.size = 0;
+    net->ws.threads = 0;
     net->cap = 0;
 }
 
@@ -107,16 +108,17 @@ void svdd_net_free(svdd_net *net) {
     free(net);
 }
 
-static size_t layer_workspace(const svdd__layer *L, int B) {
-    if (L->kind == SVDD__CONV2D) return svdd__conv2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad);
+static size_t layer_workspace(const svdd__layer *L, int B, int threads) {
+    if (L->kind == SVDD__CONV2D)
+        return svdd__conv2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, threads);
     if (L->kind == SVDD__CONV_TRANSPOSE2D)
-        return svdd__conv_transpose2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad);
+        return svdd__conv_transpose2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, threads);
     return 0;
 }
 
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     if (B < 1) return svdd__fail(err, SVDD_E_INVALID, "batch size must be at least 1");
-    if (B <= net->cap) return SVDD_OK;
+    if (B <= net->cap && net->threads <= net->ws.threads) return SVDD_OK;
     release_buffers(net);
     size_t total = 0, ws = 0, gmax = 0;
     for (int s = 0; s < 2; s++) {
@@ -127,7 +129,7 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
             svdd__layer *L = &st->layers[i];
             total += (size_t)B * L->out_c * L->out_h * L->out_w;
             if (L->kind == SVDD__BATCHNORM) total += 2 * (size_t)L->in_c;
-            size_t w = layer_workspace(L, B);
+            size_t w = layer_workspace(L, B, net->threads);
             if (w > ws) ws = w;
         }
     }
@@ -137,6 +139,7 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     net->dlatent = svdd__alloc((size_t)B * svdd__stack_out_size(&net->enc) + 1, sizeof(float));
     net->ws.data = svdd__alloc(ws + 1, sizeof(float));
     net->ws.size = ws;
+    net->ws.threads = net->threads;
     if (!net->cache_block || !net->grad_a || !net->grad_b || !net->dlatent || !net->ws.data) {
         release_buffers(net);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for a batch of %d images", B);
@@ -159,8 +162,37 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     return SVDD_OK;
 }
 
+/* Element-wise and per-image layers split over threads by images: each thread runs the plain
+ * layer function on its own slice of the batch, so the result is the same for any thread count.
+ * Small batches stay on one thread (starting threads would cost more than it saves). */
+typedef enum { EW_LRELU_F, EW_LRELU_B, EW_SIGMOID_F, EW_SIGMOID_B, EW_POOL_F, EW_POOL_B, EW_UP_F, EW_UP_B } ew_op;
+
+static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a, const float *b) {
+    const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
+    int T = (size_t)B * in < 32768 ? 1 : threads < B ? threads : B;
+#pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
+    for (int t = 0; t < T; t++) {
+        const size_t lo = (size_t)B * t / T, hi = (size_t)B * (t + 1) / T, nb = hi - lo;
+        switch (op) {
+        case EW_LRELU_F: svdd__leaky_relu_forward(dst + lo * out, a + lo * in, nb * in, L->slope); break;
+        case EW_LRELU_B: svdd__leaky_relu_backward(dst + lo * in, a + lo * out, b + lo * in, nb * in, L->slope); break;
+        case EW_SIGMOID_F: svdd__sigmoid_forward(dst + lo * out, a + lo * in, nb * in); break;
+        case EW_SIGMOID_B: svdd__sigmoid_backward(dst + lo * in, a + lo * out, b + lo * out, nb * in); break;
+        case EW_POOL_F: svdd__maxpool2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
+        case EW_POOL_B:
+            svdd__maxpool2d_backward(dst + lo * in, a + lo * out, b + lo * in, (int)nb, L->in_c, L->in_h, L->in_w);
+            break;
+        case EW_UP_F: svdd__upsample2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
+        case EW_UP_B: svdd__upsample2d_backward(dst + lo * in, a + lo * out, (int)nb, L->in_c, L->in_h, L->in_w); break;
+        }
+    }
+}
+
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train) {
-    svdd__gemm_set_threads(net->threads);
+    svdd__gemm_single_thread();
+    /* the buffers were reserved for at least net->threads threads */
+    svdd__workspace ws = net->ws;
+    ws.threads = net->threads < net->ws.threads ? net->threads : net->ws.threads;
     st->input = x;
     const float *in = x;
     for (int i = 0; i < st->n; i++) {
@@ -170,10 +202,10 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
         float *o = L->out;
         switch (L->kind) {
         case SVDD__CONV2D:
-            svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
         case SVDD__CONV_TRANSPOSE2D:
-            svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
         case SVDD__LINEAR:
             svdd__linear_forward(o, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
@@ -182,15 +214,15 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
             float *rm = net->state + L->stat_off, *rv = rm + L->in_c;
             if (train)
                 svdd__batchnorm_forward_train(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
-                                              L->momentum);
+                                              L->momentum, ws.threads);
             else
                 svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
             break;
         }
-        case SVDD__LEAKY_RELU: svdd__leaky_relu_forward(o, in, n_in, L->slope); break;
-        case SVDD__SIGMOID: svdd__sigmoid_forward(o, in, n_in); break;
-        case SVDD__MAXPOOL2D: svdd__maxpool2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
-        case SVDD__UPSAMPLE2D: svdd__upsample2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__LEAKY_RELU: per_image(EW_LRELU_F, L, B, ws.threads, o, in, NULL); break;
+        case SVDD__SIGMOID: per_image(EW_SIGMOID_F, L, B, ws.threads, o, in, NULL); break;
+        case SVDD__MAXPOOL2D: per_image(EW_POOL_F, L, B, ws.threads, o, in, NULL); break;
+        case SVDD__UPSAMPLE2D: per_image(EW_UP_F, L, B, ws.threads, o, in, NULL); break;
         case SVDD__FLATTEN:
         case SVDD__RESHAPE: memcpy(o, in, n_in * sizeof(float)); break;
         }
@@ -201,7 +233,9 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
 
 float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
                             int need_input_grad, int train) {
-    svdd__gemm_set_threads(net->threads);
+    svdd__gemm_single_thread();
+    svdd__workspace ws = net->ws;
+    ws.threads = net->threads < net->ws.threads ? net->threads : net->ws.threads;
     const float *g = dout;
     float *result = NULL;
     for (int i = st->n - 1; i >= stop; i--) {
@@ -215,11 +249,11 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
         const float *w = net->params + L->w_off;
         switch (L->kind) {
         case SVDD__CONV2D:
-            svdd__conv2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &net->ws);
+            svdd__conv2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
         case SVDD__CONV_TRANSPOSE2D:
             svdd__conv_transpose2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
-                                            &net->ws);
+                                            &ws);
             break;
         case SVDD__LINEAR:
             svdd__linear_backward(d, dw, g, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
@@ -227,22 +261,22 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
         case SVDD__BATCHNORM:
             if (!d) break;
             if (train)
-                svdd__batchnorm_backward_train(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w);
+                svdd__batchnorm_backward_train(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w, ws.threads);
             else
                 svdd__batchnorm_backward_eval(d, g, net->state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w,
                                               L->eps);
             break;
         case SVDD__LEAKY_RELU:
-            if (d) svdd__leaky_relu_backward(d, g, in, n_in, L->slope);
+            if (d) per_image(EW_LRELU_B, L, B, ws.threads, d, g, in);
             break;
         case SVDD__SIGMOID:
-            if (d) svdd__sigmoid_backward(d, g, L->out, n_in);
+            if (d) per_image(EW_SIGMOID_B, L, B, ws.threads, d, g, L->out);
             break;
         case SVDD__MAXPOOL2D:
-            if (d) svdd__maxpool2d_backward(d, g, in, B, L->in_c, L->in_h, L->in_w);
+            if (d) per_image(EW_POOL_B, L, B, ws.threads, d, g, in);
             break;
         case SVDD__UPSAMPLE2D:
-            if (d) svdd__upsample2d_backward(d, g, B, L->in_c, L->in_h, L->in_w);
+            if (d) per_image(EW_UP_B, L, B, ws.threads, d, g, NULL);
             break;
         case SVDD__FLATTEN:
         case SVDD__RESHAPE:
