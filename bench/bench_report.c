@@ -1,0 +1,150 @@
+/* The readable table and the per-row JSON summary of svdd_bench. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+double bench_num(const cJSON *obj, const char *key, double fallback) {
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+const char *bench_str(const cJSON *obj, const char *key) {
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double mib(const cJSON *r, const char *key) { return bench_num(r, key, -1024) / 1024.0; }
+
+/* Achieved GFLOP/s of a training row (FLOPs of the matrix products per image x images/s). */
+static double row_gflops(const bench_row *row, const cJSON *side) {
+    double f = bench_num(row->svdd, "train_flops_per_image", 0);
+    return f > 0 && side ? f * bench_num(side, "rate_median", 0) * 1e-9 : 0;
+}
+
+static void print_mib(const cJSON *r) {
+    if (r)
+        printf(" %8.0f", mib(r, "peak_rss_kb"));
+    else
+        printf(" %8s", "-");
+}
+
+static void print_rate(double v) {
+    if (v <= 0)
+        printf(" %11s", "-");
+    else if (v >= 100)
+        printf(" %11.0f", v);
+    else
+        printf(" %11.1f", v);
+}
+
+void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, double gemm_gflops[BENCH_MAX_THREADS + 1]) {
+    const cJSON *machine = cJSON_GetObjectItemCaseSensitive(root, "machine");
+    const cJSON *protocol = cJSON_GetObjectItemCaseSensitive(root, "protocol");
+    printf("\nsvdd %s benchmark, %s\n", bench_str(root, "svdd_version"), bench_str(machine, "date"));
+    printf("CPU: %s, %d logical CPUs; load average %s before, %s after\n", bench_str(machine, "cpu"),
+           (int)bench_num(machine, "cpus", 0), bench_str(machine, "loadavg_before"), bench_str(machine, "loadavg_after"));
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(machine, "env");
+    const cJSON *e;
+    printf("environment:");
+    cJSON_ArrayForEach(e, env) printf(" %s=%s", e->string, cJSON_IsString(e) ? e->valuestring : "(unset)");
+    printf("\nprotocol: %.1f s warm-up (>= 2 steps), %d timed runs over %.1f s, median images/s of the runs; "
+           "batch 200 unless noted\n",
+           bench_num(protocol, "warmup_seconds", 0), (int)bench_num(protocol, "repeats", 0),
+           bench_num(protocol, "seconds", 0));
+    printf("svdd BLAS: %s (core %s)\n", bench_str(root, "svdd_blas"), bench_str(root, "svdd_blas_core"));
+    const cJSON *tv = cJSON_GetObjectItemCaseSensitive(root, "torch_variants");
+    cJSON_ArrayForEach(e, tv) printf("PyTorch %s, '%s' variant loaded %s (core %s)\n", bench_str(e, "torch_version"),
+                                     bench_str(e, "variant"), bench_str(e, "blas"), bench_str(e, "blas_core"));
+    printf("sgemm 1024^3 ceiling (svdd's BLAS):");
+    for (int t = 1; t <= BENCH_MAX_THREADS; t++)
+        if (gemm_gflops[t] > 0) printf("  %d thread%s %.1f GFLOP/s", t, t > 1 ? "s" : "", gemm_gflops[t]);
+    printf("\n\n");
+
+    printf("'others': CPUs other processes used meanwhile; a ratio marked * was measured while they used more than %.2f\n\n",
+           bench_num(cJSON_GetObjectItemCaseSensitive(root, "protocol"), "busy_threshold_cpus", 0));
+    printf("%-40s %3s %11s %11s %6s  %-22s %14s %8s %8s\n", "workload", "thr", "svdd img/s", "torch img/s", "ratio",
+           "PyTorch best config", "GFLOP/s (%gemm)", "svdd MiB", "torch MiB");
+    for (int i = 0; i < n_rows; i++) {
+        const bench_row *r = &rows[i];
+        double s = bench_num(r->svdd, "rate_median", 0), p = bench_num(r->torch_best, "rate_median", 0);
+        printf("%-40s %3d", r->task->label, r->threads);
+        print_rate(s);
+        print_rate(p);
+        /* '*': other processes took more than the threshold from one side's best run */
+        double thr = bench_num(cJSON_GetObjectItemCaseSensitive(root, "protocol"), "busy_threshold_cpus", 1e9);
+        int disturbed = bench_num(r->svdd, "other_load", 0) > thr || bench_num(r->torch_best, "other_load", 0) > thr;
+        if (s > 0 && p > 0)
+            printf(" %5.2f%c", s / p, disturbed ? '*' : ' ');
+        else
+            printf(" %6s", "-");
+        printf("  %-22s", r->torch_best ? r->torch_variant : "-");
+        double g = row_gflops(r, r->svdd);
+        if (g > 0 && gemm_gflops[r->threads] > 0)
+            printf(" %6.1f (%4.1f%%)", g, 100.0 * g / gemm_gflops[r->threads]);
+        else if (g > 0)
+            printf(" %14.1f", g);
+        else
+            printf(" %14s", "");
+        print_mib(r->svdd);
+        print_mib(r->torch_best);
+        printf("\n");
+    }
+
+    /* Every PyTorch configuration, so that the choice of the best one can be checked. */
+    printf("\nAll PyTorch configurations (median / best of the timed runs, images/s):\n");
+    printf("%-40s %3s  %-22s %11s %11s %9s %12s %7s\n", "workload", "thr", "variant", "median", "best", "peak MiB",
+           "CPU us/img", "others");
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(root, "torch");
+    for (int i = 0; i < n_rows; i++) {
+        cJSON_ArrayForEach(e, all) {
+            if (strcmp(bench_str(e, "task"), rows[i].task->name) != 0 || (int)bench_num(e, "threads", 0) != rows[i].threads)
+                continue;
+            printf("%-40s %3d  %-22s", rows[i].task->label, rows[i].threads, bench_str(e, "variant"));
+            print_rate(bench_num(e, "rate_median", 0));
+            print_rate(bench_num(e, "rate_best", 0));
+            printf(" %9.0f %12.1f %7.2f\n", mib(e, "peak_rss_kb"), 1e6 * bench_num(e, "cpu_seconds_per_unit", 0),
+                   bench_num(e, "other_load", -1));
+        }
+    }
+    printf("\nsvdd median / best (images/s), resident memory before the network and at peak (MiB), CPU time of\n"
+           "all threads per image (a second thread that only spins shows up here), CPUs used by others:\n");
+    for (int i = 0; i < n_rows; i++) {
+        const cJSON *s = rows[i].svdd;
+        if (!s) continue;
+        printf("%-40s %3d", rows[i].task->label, rows[i].threads);
+        print_rate(bench_num(s, "rate_median", 0));
+        print_rate(bench_num(s, "rate_best", 0));
+        printf(" %9.1f %9.1f %12.1f %7.2f\n", mib(s, "base_rss_kb"), mib(s, "peak_rss_kb"),
+               1e6 * bench_num(s, "cpu_seconds_per_unit", 0), bench_num(s, "other_load", -1));
+    }
+    fflush(stdout);
+}
+
+void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double gemm_gflops[BENCH_MAX_THREADS + 1]) {
+    cJSON *arr = cJSON_AddArrayToObject(root, "rows");
+    for (int i = 0; i < n_rows; i++) {
+        const bench_row *r = &rows[i];
+        cJSON *o = cJSON_CreateObject();
+        double s = bench_num(r->svdd, "rate_median", 0), p = bench_num(r->torch_best, "rate_median", 0);
+        cJSON_AddStringToObject(o, "task", r->task->name);
+        cJSON_AddStringToObject(o, "label", r->task->label);
+        cJSON_AddNumberToObject(o, "threads", r->threads);
+        cJSON_AddNumberToObject(o, "batch", r->task->batch);
+        if (r->svdd) cJSON_AddNumberToObject(o, "svdd_images_per_s", s);
+        if (r->torch_best) {
+            cJSON_AddNumberToObject(o, "torch_images_per_s", p);
+            cJSON_AddStringToObject(o, "torch_variant", r->torch_variant);
+        }
+        if (s > 0 && p > 0) cJSON_AddNumberToObject(o, "ratio", s / p);
+        double g = row_gflops(r, r->svdd);
+        if (g > 0) {
+            cJSON_AddNumberToObject(o, "svdd_gflops", g);
+            cJSON_AddNumberToObject(o, "torch_gflops", row_gflops(r, r->torch_best));
+            if (gemm_gflops[r->threads] > 0) cJSON_AddNumberToObject(o, "sgemm_gflops", gemm_gflops[r->threads]);
+        }
+        if (r->svdd) cJSON_AddNumberToObject(o, "svdd_peak_rss_kb", bench_num(r->svdd, "peak_rss_kb", -1));
+        if (r->torch_best) cJSON_AddNumberToObject(o, "torch_peak_rss_kb", bench_num(r->torch_best, "peak_rss_kb", -1));
+        cJSON_AddItemToArray(arr, o);
+    }
+}
