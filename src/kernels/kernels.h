@@ -36,4 +36,23 @@ void svdd__col2im(float *inp, const float *col, int nb, int C, int H, int W, int
 void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);
 void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
 
+/* How a batch-parallel convolution lays out its scratch: the batch is cut into one contiguous
+ * slice of images per thread, each slice processed in chunks of at most `chunk` images, and each
+ * thread owns `slice` floats of the workspace: a chunk's matrices (per_image floats an image)
+ * followed by `extra` floats (its private weight gradient). Depends only on the shapes and the
+ * thread count. */
+typedef struct svdd__batch_plan {
+    int threads; /* min(requested, B) */
+    int chunk;   /* images per chunk */
+    size_t slice; /* floats of workspace per thread */
+} svdd__batch_plan;
+
+/* chunk_floats: the scratch budget of one chunk. */
+svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t extra, size_t chunk_floats);
+/* Thread t's images [*lo, *hi). */
+void svdd__plan_slice(const svdd__batch_plan *p, int B, int t, int *lo, int *hi);
+/* dw[0..n) += the `extra` buffers of every thread, in thread order (deterministic for a given
+ * thread count). */
+void svdd__plan_reduce(const svdd__batch_plan *p, const float *ws, float *dw, size_t n);
+
 #endif

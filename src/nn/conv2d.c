@@ -14,43 +14,28 @@
 /* Scratch budget per chunk, in floats (1 MiB). */
 #define CONV_CHUNK_FLOATS ((size_t)1 << 18)
 
-static size_t per_image(int Cin, int Cout, int K, size_t S) { return (2 * (size_t)Cin * K * K + (size_t)Cout) * S; }
-
-static int chunk(int B, int Cin, int Cout, int K, size_t S) {
-    size_t nb = CONV_CHUNK_FLOATS / per_image(Cin, Cout, K, S);
-    if (nb < 1) nb = 1;
-    if (nb > (size_t)B) nb = (size_t)B;
-    return (int)nb;
-}
-
-/* One thread's scratch: a chunk's matrices plus a weight-gradient buffer. */
-static size_t slice_floats(int B, int T, int Cin, int Cout, int K, size_t S) {
-    int per_thread = (B + T - 1) / T;
-    return per_image(Cin, Cout, K, S) * (size_t)chunk(per_thread, Cin, Cout, K, S) + (size_t)Cout * Cin * K * K;
-}
-
-static int threads_for(int B, const svdd__workspace *ws) {
-    int T = ws->threads < 1 ? 1 : ws->threads;
-    return T > B ? B : T;
+static svdd__batch_plan plan(int B, int threads, int Cin, int Cout, int K, size_t S) {
+    size_t per_image = (2 * (size_t)Cin * K * K + (size_t)Cout) * S;
+    return svdd__plan_batch(B, threads, per_image, (size_t)Cout * Cin * K * K, CONV_CHUNK_FLOATS);
 }
 
 size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
     size_t S = (size_t)(H + 2 * P - K + 1) * (size_t)(W + 2 * P - K + 1);
-    if (threads < 1) threads = 1;
-    return slice_floats(B, threads, Cin, Cout, K, S) * (size_t)threads;
+    svdd__batch_plan p = plan(B, threads, Cin, Cout, K, S);
+    return p.slice * (size_t)p.threads;
 }
 
 void svdd__conv2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                           int Cout, int K, int P, svdd__workspace *ws) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     const size_t S = (size_t)Ho * Wo, R = (size_t)Cin * K * K;
-    const int T = threads_for(B, ws);
-    const size_t slice = slice_floats(B, T, Cin, Cout, K, S);
-#pragma omp parallel for num_threads(T) schedule(static, 1)
-    for (int t = 0; t < T; t++) {
-        const int lo = (int)((long)B * t / T), hi = (int)((long)B * (t + 1) / T);
-        const int nb_max = chunk((B + T - 1) / T, Cin, Cout, K, S);
-        float *col = ws->data + slice * (size_t)t, *outc = col + R * S * (size_t)nb_max;
+    const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, S);
+#pragma omp parallel for num_threads(pl.threads) schedule(static, 1)
+    for (int t = 0; t < pl.threads; t++) {
+        int lo, hi;
+        svdd__plan_slice(&pl, B, t, &lo, &hi);
+        const int nb_max = pl.chunk;
+        float *col = ws->data + pl.slice * (size_t)t, *outc = col + R * S * (size_t)nb_max;
         for (int b0 = lo; b0 < hi; b0 += nb_max) {
             int nb = hi - b0 < nb_max ? hi - b0 : nb_max;
             int N = (int)((size_t)nb * S);
@@ -66,13 +51,13 @@ void svdd__conv2d_backward(float *dinp, float *dw, const float *dout, const floa
                            int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     const size_t S = (size_t)Ho * Wo, R = (size_t)Cin * K * K, NW = (size_t)Cout * R;
-    const int T = threads_for(B, ws);
-    const size_t slice = slice_floats(B, T, Cin, Cout, K, S);
-#pragma omp parallel for num_threads(T) schedule(static, 1)
-    for (int t = 0; t < T; t++) {
-        const int lo = (int)((long)B * t / T), hi = (int)((long)B * (t + 1) / T);
-        const int nb_max = chunk((B + T - 1) / T, Cin, Cout, K, S);
-        float *col = ws->data + slice * (size_t)t, *dcol = col + R * S * (size_t)nb_max,
+    const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, S);
+#pragma omp parallel for num_threads(pl.threads) schedule(static, 1)
+    for (int t = 0; t < pl.threads; t++) {
+        int lo, hi;
+        svdd__plan_slice(&pl, B, t, &lo, &hi);
+        const int nb_max = pl.chunk;
+        float *col = ws->data + pl.slice * (size_t)t, *dcol = col + R * S * (size_t)nb_max,
               *doutc = dcol + R * S * (size_t)nb_max, *mydw = doutc + (size_t)Cout * S * (size_t)nb_max;
         memset(mydw, 0, NW * sizeof(float));
         for (int b0 = lo; b0 < hi; b0 += nb_max) {
@@ -89,8 +74,5 @@ void svdd__conv2d_backward(float *dinp, float *dw, const float *dout, const floa
             }
         }
     }
-    for (int t = 0; t < T; t++) {
-        const float *part = ws->data + slice * (size_t)t + (slice - NW);
-        for (size_t i = 0; i < NW; i++) dw[i] += part[i];
-    }
+    svdd__plan_reduce(&pl, ws->data, dw, NW);
 }

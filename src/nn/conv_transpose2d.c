@@ -12,42 +12,28 @@
 
 #define CONVT_CHUNK_FLOATS ((size_t)1 << 18)
 
-static size_t per_image(int Cin, int Cout, int K, size_t S_in) { return (2 * (size_t)Cin + (size_t)Cout * K * K) * S_in; }
-
-static int chunk(int B, int Cin, int Cout, int K, size_t S_in) {
-    size_t nb = CONVT_CHUNK_FLOATS / per_image(Cin, Cout, K, S_in);
-    if (nb < 1) nb = 1;
-    if (nb > (size_t)B) nb = (size_t)B;
-    return (int)nb;
-}
-
-static size_t slice_floats(int B, int T, int Cin, int Cout, int K, size_t S_in) {
-    int per_thread = (B + T - 1) / T;
-    return per_image(Cin, Cout, K, S_in) * (size_t)chunk(per_thread, Cin, Cout, K, S_in) + (size_t)Cin * Cout * K * K;
-}
-
-static int threads_for(int B, const svdd__workspace *ws) {
-    int T = ws->threads < 1 ? 1 : ws->threads;
-    return T > B ? B : T;
+static svdd__batch_plan plan(int B, int threads, int Cin, int Cout, int K, size_t S_in) {
+    size_t per_image = (2 * (size_t)Cin + (size_t)Cout * K * K) * S_in;
+    return svdd__plan_batch(B, threads, per_image, (size_t)Cin * Cout * K * K, CONVT_CHUNK_FLOATS);
 }
 
 size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
     (void)P;
-    if (threads < 1) threads = 1;
-    return slice_floats(B, threads, Cin, Cout, K, (size_t)H * W) * (size_t)threads;
+    svdd__batch_plan p = plan(B, threads, Cin, Cout, K, (size_t)H * W);
+    return p.slice * (size_t)p.threads;
 }
 
 void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H,
                                     int W, int Cout, int K, int P, svdd__workspace *ws) {
     const int Ho = H - 1 - 2 * P + K, Wo = W - 1 - 2 * P + K;
     const size_t S = (size_t)H * W, R = (size_t)Cout * K * K;
-    const int T = threads_for(B, ws);
-    const size_t slice = slice_floats(B, T, Cin, Cout, K, S);
-#pragma omp parallel for num_threads(T) schedule(static, 1)
-    for (int t = 0; t < T; t++) {
-        const int lo = (int)((long)B * t / T), hi = (int)((long)B * (t + 1) / T);
-        const int nb_max = chunk((B + T - 1) / T, Cin, Cout, K, S);
-        float *xc = ws->data + slice * (size_t)t, *col = xc + (size_t)Cin * S * (size_t)nb_max;
+    const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, S);
+#pragma omp parallel for num_threads(pl.threads) schedule(static, 1)
+    for (int t = 0; t < pl.threads; t++) {
+        int lo, hi;
+        svdd__plan_slice(&pl, B, t, &lo, &hi);
+        const int nb_max = pl.chunk;
+        float *xc = ws->data + pl.slice * (size_t)t, *col = xc + (size_t)Cin * S * (size_t)nb_max;
         for (int b0 = lo; b0 < hi; b0 += nb_max) {
             int nb = hi - b0 < nb_max ? hi - b0 : nb_max;
             int N = (int)((size_t)nb * S);
@@ -64,13 +50,13 @@ void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, 
                                      svdd__workspace *ws) {
     const int Ho = H - 1 - 2 * P + K, Wo = W - 1 - 2 * P + K;
     const size_t S = (size_t)H * W, R = (size_t)Cout * K * K, NW = (size_t)Cin * R;
-    const int T = threads_for(B, ws);
-    const size_t slice = slice_floats(B, T, Cin, Cout, K, S);
-#pragma omp parallel for num_threads(T) schedule(static, 1)
-    for (int t = 0; t < T; t++) {
-        const int lo = (int)((long)B * t / T), hi = (int)((long)B * (t + 1) / T);
-        const int nb_max = chunk((B + T - 1) / T, Cin, Cout, K, S);
-        float *xc = ws->data + slice * (size_t)t, *dxc = xc + (size_t)Cin * S * (size_t)nb_max,
+    const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, S);
+#pragma omp parallel for num_threads(pl.threads) schedule(static, 1)
+    for (int t = 0; t < pl.threads; t++) {
+        int lo, hi;
+        svdd__plan_slice(&pl, B, t, &lo, &hi);
+        const int nb_max = pl.chunk;
+        float *xc = ws->data + pl.slice * (size_t)t, *dxc = xc + (size_t)Cin * S * (size_t)nb_max,
               *dcol = dxc + (size_t)Cin * S * (size_t)nb_max, *mydw = dcol + R * S * (size_t)nb_max;
         memset(mydw, 0, NW * sizeof(float));
         for (int b0 = lo; b0 < hi; b0 += nb_max) {
@@ -87,8 +73,5 @@ void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, 
             }
         }
     }
-    for (int t = 0; t < T; t++) {
-        const float *part = ws->data + slice * (size_t)t + (slice - NW);
-        for (size_t i = 0; i < NW; i++) dw[i] += part[i];
-    }
+    svdd__plan_reduce(&pl, ws->data, dw, NW);
 }
