@@ -105,6 +105,43 @@ static int cell_done(const char *path, const cJSON *schedule) {
     return same;
 }
 
+/* A hybrid model's three scores on the test set (each with its own calibrated threshold), so
+ * one run measures every choice. */
+static int hybrid_scores(svdd_model *m, const svdd_dataset *test, int normal_class, cJSON *res) {
+    svdd_model_info info;
+    svdd_model_get_info(m, &info);
+    const size_t n = svdd_dataset_count(test);
+    float *s = malloc((n ? n : 1) * sizeof(float));
+    int32_t *y = malloc((n ? n : 1) * sizeof(int32_t));
+    cJSON *by = cJSON_AddObjectToObject(res, "by_hybrid_score");
+    int rc = s && y && by ? CLI_OK : CLI_FAIL;
+    const int32_t *lab = svdd_dataset_labels(test);
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) y[i] = lab[i] != normal_class;
+    svdd_error err;
+    for (int k = 0; rc == CLI_OK && k <= SVDD_HYBRID_SCORE_RECON; k++) {
+        svdd_metrics mt;
+        svdd_model_info now;
+        if (svdd_model_set_hybrid_score(m, (svdd_hybrid_score)k, &err) != SVDD_OK ||
+            svdd_model_score(m, test, 0, n, s, NULL, &err) != SVDD_OK) {
+            rc = cli_report(&err);
+            break;
+        }
+        svdd_model_get_info(m, &now);
+        if (svdd_metrics_compute(&mt, s, y, n, now.threshold, &err) != SVDD_OK) {
+            rc = cli_report(&err);
+            break;
+        }
+        cJSON *o = cJSON_AddObjectToObject(by, svdd_hybrid_score_name((svdd_hybrid_score)k));
+        cJSON_AddNumberToObject(o, "auc", mt.auc);
+        cJSON_AddNumberToObject(o, "average_precision", mt.average_precision);
+        cJSON_AddNumberToObject(o, "f1", mt.f1);
+        cJSON_AddNumberToObject(o, "fpr", mt.fpr);
+    }
+    if (svdd_model_set_hybrid_score(m, info.hybrid_score, &err) != SVDD_OK && rc == CLI_OK) rc = cli_report(&err);
+    free(s), free(y);
+    return rc;
+}
+
 typedef struct loaded {
     const char *name;
     svdd_dataset *train, *test;
@@ -122,6 +159,10 @@ static int run_cell(const char *out, const cell *c, const loaded *ds, const svdd
     snprintf(label, sizeof label, "%s c%d %s s%d", c->dataset, c->cls, svdd_method_name(c->method), c->seed);
     o.ae.on_epoch = o.svdd.on_epoch = cli_epoch_progress;
     o.ae.on_epoch_user = o.svdd.on_epoch_user = label;
+    /* the methods of one class and seed share their pre-training */
+    char cache[4200];
+    snprintf(cache, sizeof cache, "%s/pretrained/%s-class%d-seed%d.safetensors", out, c->dataset, c->cls, c->seed);
+    o.pretrained_cache = cache;
     svdd_error err;
     svdd_dataset *normal = NULL;
     svdd_model *m = NULL;
@@ -141,6 +182,7 @@ static int run_cell(const char *out, const cell *c, const loaded *ds, const svdd
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res = cli_evaluate(m, ds->test, c->cls, 0, 0);
     if (!res) goto done;
+    if (c->method == SVDD_METHOD_HYBRID && hybrid_scores(m, ds->test, c->cls, res) != CLI_OK) goto done;
     cJSON_AddStringToObject(res, "dataset_key", c->dataset);
     cJSON_AddNumberToObject(res, "seed", c->seed);
     cJSON_AddNumberToObject(res, "train_seconds", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
@@ -399,7 +441,9 @@ int svdd_cli_experiment(int argc, char **argv) {
     }
     char cells_dir[4200];
     snprintf(cells_dir, sizeof cells_dir, "%s/cells", out);
-    if (!cli_make_dir(out) || !cli_make_dir(cells_dir)) {
+    char pre_dir[4200];
+    snprintf(pre_dir, sizeof pre_dir, "%s/pretrained", out);
+    if (!cli_make_dir(out) || !cli_make_dir(cells_dir) || !cli_make_dir(pre_dir)) {
         free(spec_text);
         return CLI_FAIL;
     }
@@ -413,32 +457,45 @@ int svdd_cli_experiment(int argc, char **argv) {
             rc = CLI_FAIL;
             break;
         }
-        for (int c = 0; c < ncls; c++)
-            for (int m = 0; m < nmeth; m++)
-                for (int s = 0; s < nseed; s++) {
+        /* seed-major, so that a stopped run leaves whole seeds; the methods of one class and
+         * seed next to each other, so that they run in one worker and share the pre-training */
+        int *unit = malloc((size_t)ncls * (size_t)nmeth * (size_t)nseed * sizeof *unit), nu = 0;
+        if (!unit) {
+            free(todo);
+            rc = CLI_FAIL;
+            break;
+        }
+        for (int s = 0; s < nseed; s++)
+            for (int c = 0; c < ncls; c++) {
+                int used = 0;
+                for (int m = 0; m < nmeth; m++) {
                     cell ce = {ds_names[di], (int)cls[c], (int)sds[s], meths[m]};
                     char p[4096];
                     cell_path(p, sizeof p, out, &ce);
                     if (cell_done(p, schedule)) continue;
+                    unit[nt] = nu;
                     todo[nt++] = ce;
+                    used = 1;
                 }
+                nu += used;
+            }
         fprintf(stderr, "svdd experiment: %s: %d cells to run (%d already done)\n", ds_names[di], nt,
                 ncls * nmeth * nseed - nt);
         if (nt == 0) {
-            free(todo);
+            free(todo), free(unit);
             continue;
         }
         cli_data dd = d;
         dd.dataset = ds_names[di];
         loaded L = {ds_names[di], cli_data_load(&dd, "train"), cli_data_load(&dd, "test")};
         if (!L.train || !L.test) {
-            svdd_dataset_free(L.train), svdd_dataset_free(L.test), free(todo);
+            svdd_dataset_free(L.train), svdd_dataset_free(L.test), free(todo), free(unit);
             rc = CLI_FAIL;
             break;
         }
         /* Workers split the cells round-robin; each cell's file is written atomically, so a
          * killed run loses only the cells in flight. */
-        int workers = (int)(jobs < nt ? jobs : nt);
+        int workers = (int)(jobs < nu ? jobs : nu);
         if (workers <= 1) {
             for (int k = 0; k < nt && rc == CLI_OK; k++) rc = run_cell(out, &todo[k], &L, &o, &d);
         } else {
@@ -448,7 +505,8 @@ int svdd_cli_experiment(int argc, char **argv) {
                 pids[w] = fork();
                 if (pids[w] == 0) {
                     int wrc = CLI_OK;
-                    for (int k = w; k < nt && wrc == CLI_OK; k += workers) wrc = run_cell(out, &todo[k], &L, &o, &d);
+                    for (int k = 0; k < nt && wrc == CLI_OK; k++)
+                        if (unit[k] % workers == w) wrc = run_cell(out, &todo[k], &L, &o, &d);
                     _exit(wrc);
                 }
                 if (pids[w] < 0) {
@@ -463,7 +521,7 @@ int svdd_cli_experiment(int argc, char **argv) {
                 if (waitpid(pids[w], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = CLI_FAIL;
             }
         }
-        svdd_dataset_free(L.train), svdd_dataset_free(L.test), free(todo);
+        svdd_dataset_free(L.train), svdd_dataset_free(L.test), free(todo), free(unit);
     }
     cJSON_Delete(schedule);
     free(spec_text);

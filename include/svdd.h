@@ -362,6 +362,12 @@ typedef struct svdd_fit_options {
     int threads;
     const char *dataset;   /* recorded in the model: data set name and normal class */
     int normal_class;
+    /* Optional file keeping the pre-trained network: when it holds a network pre-trained from
+     * exactly these inputs (spec, preprocessed training images after the calibration split,
+     * pre-training options, seed, threads), pre-training is skipped and those weights used;
+     * otherwise pre-training runs and its result is written there. Results are identical either
+     * way. NULL (default): no cache. */
+    const char *pretrained_cache;
 } svdd_fit_options;
 
 /* The reference defaults: Adam lr 1e-4, batch 200, weight decay 0.5e-6 (autoencoder 0.5e-3),
@@ -386,6 +392,9 @@ SVDD_API svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, si
 /* Re-derive the threshold from the stored calibration data. */
 SVDD_API svdd_status svdd_model_set_threshold(svdd_model *m, svdd_threshold_kind kind, double target_fpr,
                                               svdd_error *err);
+/* Switch a hybrid model's score (sum, distance or reconstruction) and re-derive its threshold
+ * from the calibration data; the other methods have one score and refuse. */
+SVDD_API svdd_status svdd_model_set_hybrid_score(svdd_model *m, svdd_hybrid_score score, svdd_error *err);
 
 typedef struct svdd_model_info {
     svdd_method method;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "testutil.h"
@@ -129,6 +131,103 @@ static void test_reproducible(void **state) {
     svdd_model_free(a), svdd_model_free(b);
 }
 
+static void fit_ok(svdd_model **m, const svdd_dataset *d, const svdd_fit_options *o) {
+    svdd_error err;
+    if (svdd_model_fit(m, d, o, &err) != SVDD_OK) fail_msg("%s", err.message);
+}
+
+static void assert_same_model(const svdd_model *a, const svdd_model *b) {
+    assert_memory_equal(a->net->params, b->net->params, a->net->n_params * sizeof(float));
+    assert_memory_equal(a->center, b->center, (size_t)svdd_net_latent_dim(a->net) * sizeof(float));
+    assert_true(a->threshold == b->threshold);
+}
+
+/* The pre-training cache saves time and nothing else: a fit that loads the cached network
+ * ends exactly where a fit that trains it does; a file from other inputs or a broken one is
+ * retrained and replaced. */
+static void test_pretrained_cache(void **state) {
+    fixture *f = *state;
+    char dir[] = "/tmp/svdd-cache-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/ae.safetensors", dir);
+    svdd_fit_options o = short_schedule(SVDD_METHOD_ONE_CLASS);
+    o.ae.epochs = 3;
+    o.svdd.epochs = 2;
+    o.threads = 1;
+    svdd_model *plain = NULL, *first = NULL, *cached = NULL;
+    fit_ok(&plain, f->train, &o);
+    o.pretrained_cache = path;
+    fit_ok(&first, f->train, &o);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    fit_ok(&cached, f->train, &o);
+    assert_same_model(plain, first);
+    assert_same_model(plain, cached);
+    svdd_model_free(cached);
+    /* another method shares the pre-training */
+    svdd_fit_options h = o;
+    h.objective.method = SVDD_METHOD_HYBRID;
+    svdd_model *h1 = NULL, *h2 = NULL;
+    fit_ok(&h1, f->train, &h);
+    h.pretrained_cache = NULL;
+    fit_ok(&h2, f->train, &h);
+    assert_same_model(h1, h2);
+    svdd_model_free(h1), svdd_model_free(h2);
+    /* other inputs (a seed, so another split and initialisation) must not use the file */
+    svdd_fit_options o2 = o;
+    o2.seed = 6;
+    svdd_model *other = NULL, *other_plain = NULL;
+    fit_ok(&other, f->train, &o2);
+    o2.pretrained_cache = NULL;
+    fit_ok(&other_plain, f->train, &o2);
+    assert_same_model(other, other_plain);
+    assert_memory_not_equal(other->net->params, plain->net->params, plain->net->n_params * sizeof(float));
+    /* a torn file is retrained, not trusted */
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(ftruncate(fileno(fp), 100), 0);
+    fclose(fp);
+    fit_ok(&cached, f->train, &o);
+    assert_same_model(plain, cached);
+    svdd_model_free(cached), svdd_model_free(other), svdd_model_free(other_plain);
+    svdd_model_free(plain), svdd_model_free(first);
+    remove(path);
+    rmdir(dir);
+}
+
+/* A hybrid model switches between its scores: distance, reconstruction, and their sum after
+ * standardising each with its normal-training mean and spread. */
+static void test_hybrid_scores(void **state) {
+    fixture *f = *state;
+    svdd_fit_options o = short_schedule(SVDD_METHOD_HYBRID);
+    o.ae.epochs = 2;
+    o.svdd.epochs = 2;
+    svdd_model *m = NULL;
+    svdd_error err;
+    fit_ok(&m, f->train, &o);
+    const size_t n = 50;
+    float d[50], r[50], s[50];
+    assert_int_equal(svdd_model_set_hybrid_score(m, SVDD_HYBRID_SCORE_DISTANCE, &err), SVDD_OK);
+    assert_int_equal(svdd_model_score(m, f->test, 0, n, d, NULL, &err), SVDD_OK);
+    assert_int_equal(svdd_model_set_hybrid_score(m, SVDD_HYBRID_SCORE_RECON, &err), SVDD_OK);
+    assert_int_equal(svdd_model_score(m, f->test, 0, n, r, NULL, &err), SVDD_OK);
+    const double t_recon = m->threshold;
+    assert_int_equal(svdd_model_set_hybrid_score(m, SVDD_HYBRID_SCORE_SUM, &err), SVDD_OK);
+    assert_int_equal(svdd_model_score(m, f->test, 0, n, s, NULL, &err), SVDD_OK);
+    assert_true(m->threshold != t_recon);
+    for (size_t i = 0; i < n; i++) {
+        double want = (d[i] - m->dist_mean) / m->dist_std + (r[i] - m->recon_mean) / m->recon_std;
+        assert_true(fabs(s[i] - want) <= 1e-4 * (1 + fabs(want)));
+    }
+    svdd_model_free(m);
+    svdd_fit_options oc = short_schedule(SVDD_METHOD_ONE_CLASS);
+    oc.ae.epochs = 0;
+    oc.svdd.epochs = 1;
+    fit_ok(&m, f->train, &oc);
+    assert_int_equal(svdd_model_set_hybrid_score(m, SVDD_HYBRID_SCORE_SUM, &err), SVDD_E_INVALID);
+    svdd_model_free(m);
+}
+
 static void test_center_eps(void **state) {
     (void)state;
     /* a network whose outputs are tiny: every centre coordinate is pushed to +-eps */
@@ -164,7 +263,7 @@ static void test_bad_options(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_center_eps),  cmocka_unit_test(test_one_class), cmocka_unit_test(test_soft_boundary),
-        cmocka_unit_test(test_hybrid),      cmocka_unit_test(test_reproducible), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_hybrid),      cmocka_unit_test(test_reproducible), cmocka_unit_test(test_pretrained_cache), cmocka_unit_test(test_hybrid_scores), cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

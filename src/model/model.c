@@ -8,6 +8,7 @@
 #include "../core/stats.h"
 #include "../data/data.h"
 #include "model.h"
+#include "train.h"
 
 static const char *const THRESHOLD_NAMES[] = {"gaussian", "quantile", "mahalanobis", "mahalanobis-quantile", "radius"};
 static const char *const HYBRID_NAMES[] = {"sum", "distance", "reconstruction"};
@@ -187,6 +188,19 @@ svdd_status svdd_model_set_threshold(svdd_model *m, svdd_threshold_kind kind, do
     return SVDD_OK;
 }
 
+svdd_status svdd_model_set_hybrid_score(svdd_model *m, svdd_hybrid_score score, svdd_error *err) {
+    if (!m) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_set_hybrid_score: NULL model");
+    if (m->objective.method != SVDD_METHOD_HYBRID)
+        return svdd__fail(err, SVDD_E_INVALID, "only a hybrid model has a choice of scores (this one is %s)",
+                          svdd_method_name(m->objective.method));
+    if ((int)score < 0 || (int)score > SVDD_HYBRID_SCORE_RECON) return svdd__fail(err, SVDD_E_INVALID, "unknown hybrid score");
+    const svdd_hybrid_score old = m->hybrid_score;
+    m->hybrid_score = score;
+    svdd_status st = svdd_model_set_threshold(m, m->threshold_kind, m->target_fpr, err);
+    if (st != SVDD_OK) m->hybrid_score = old;
+    return st;
+}
+
 /* Network input shape must match the data set's images. */
 static svdd_status check_shape(const svdd_net *net, const svdd_dataset *ds, svdd_error *err) {
     int c, h, w;
@@ -248,7 +262,7 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     m->hybrid_score = opt->hybrid_score;
     m->seed = opt->seed;
     m->fit = *opt;
-    m->fit.spec = NULL, m->fit.spec_name = NULL, m->fit.dataset = NULL;
+    m->fit.spec = NULL, m->fit.spec_name = NULL, m->fit.dataset = NULL, m->fit.pretrained_cache = NULL;
     m->fit.ae.on_epoch = m->fit.svdd.on_epoch = NULL;
     m->fit.ae.log = m->fit.svdd.log = NULL;
     m->fit.ae.on_epoch_user = m->fit.svdd.on_epoch_user = m->fit.ae.log_user = m->fit.svdd.log_user = NULL;
@@ -296,7 +310,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     ae.seed = opt->seed;
     so.seed = opt->seed + 1;
     if (m->net->dec.n && ae.epochs > 0) {
-        if ((st = svdd_autoencoder_train(m->net, xtr, n_tr, &ae, NULL, err)) != SVDD_OK) goto fail;
+        int cached = 0;
+        if ((st = svdd__pretrain_cached(m->net, xtr, n_tr, &ae, opt->pretrained_cache, &cached, err)) != SVDD_OK) goto fail;
     }
     const int L = svdd_net_latent_dim(m->net);
     m->center = malloc((size_t)L * sizeof(float));

@@ -20,4 +20,10 @@ typedef double (*svdd__step_fn)(void *ctx, const float *batch, int bs, int epoch
 svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt, uint64_t stream,
                              const char *what, svdd__step_fn step, void *ctx, svdd_error *err);
 
+/* Pre-train the autoencoder, or load the result from `path` when it holds a network pre-trained
+ * from exactly these inputs (spec, images, options); after training, the result is written
+ * there (atomically). `path` NULL always trains. *from_cache tells which happened. */
+svdd_status svdd__pretrain_cached(svdd_net *net, const float *x, size_t n, const svdd_train_options *o, const char *path,
+                                  int *from_cache, svdd_error *err);
+
 #endif
