@@ -216,7 +216,8 @@ typedef struct agg {
     char dataset[48], label[48], method[24];
     int cls;
     double auc[64], f1[64], f1_all[64], f1_oracle[64], fpr[64], secs[64];
-    int n;
+    double hs_auc[3][64]; /* hybrid runs: AUC of each hybrid score */
+    int n, n_hs;
     cJSON *schedule;
 } agg;
 
@@ -249,6 +250,39 @@ static int cmp_agg(const void *a, const void *b) {
     if (c) return c;
     if ((c = strcmp(x->method, y->method))) return c;
     return x->cls - y->cls;
+}
+
+/* The hybrid runs' three scores side by side (only runs that measured all three). */
+static void hybrid_score_table(cli_buf *md, const agg *a, int na) {
+    for (int s = 0; s < na;) {
+        int t = s;
+        while (t < na && !strcmp(a[t].dataset, a[s].dataset) && !strcmp(a[t].method, a[s].method)) t++;
+        int any = 0;
+        for (int k = s; k < t; k++) any |= a[k].n_hs > 0;
+        if (strcmp(a[s].method, "hybrid") != 0 || !any) {
+            s = t;
+            continue;
+        }
+        cli_buf_printf(md, "\n## %s, hybrid: AUC of each score\n\n| normal class | runs | sum | distance | reconstruction |\n"
+                           "|---|---|---|---|---|\n", a[s].label);
+        double cm[3][64];
+        int nc = 0;
+        for (int k = s; k < t; k++) {
+            const agg *g = &a[k];
+            if (!g->n_hs) continue;
+            cli_buf_printf(md, "| %d | %d |", g->cls, g->n_hs);
+            for (int h = 0; h < 3; h++) {
+                double m = 100 * mean_of(g->hs_auc[h], g->n_hs);
+                cli_buf_printf(md, " %.1f +- %.1f |", m, 100 * std_of(g->hs_auc[h], g->n_hs));
+                if (nc < 64) cm[h][nc] = m;
+            }
+            cli_buf_printf(md, "\n");
+            if (nc < 64) nc++;
+        }
+        cli_buf_printf(md, "| **mean of %d classes** | | **%.1f** | **%.1f** | **%.1f** |\n", nc, mean_of(cm[0], nc),
+                       mean_of(cm[1], nc), mean_of(cm[2], nc));
+        s = t;
+    }
 }
 
 static int report(const char *out) {
@@ -293,6 +327,12 @@ static int report(const char *out) {
             g->auc[g->n] = num(j, "auc"), g->f1[g->n] = num(j, "f1"), g->f1_all[g->n] = num(j, "f1_all_anomalous");
             g->f1_oracle[g->n] = num(j, "f1_oracle"), g->fpr[g->n] = num(j, "fpr"), g->secs[g->n] = num(j, "train_seconds");
             if (!g->schedule) g->schedule = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "schedule"), 1);
+            const cJSON *by = cJSON_GetObjectItemCaseSensitive(j, "by_hybrid_score");
+            if (by && g->n_hs == g->n) {
+                for (int h = 0; h < 3; h++)
+                    g->hs_auc[h][g->n_hs] = num(cJSON_GetObjectItemCaseSensitive(by, svdd_hybrid_score_name((svdd_hybrid_score)h)), "auc");
+                g->n_hs++;
+            }
             g->n++;
         }
         cJSON_Delete(j);
@@ -358,6 +398,7 @@ static int report(const char *out) {
     }
     cli_buf_printf(&md, "\nPaper AUCs: Ruff et al., Deep One-Class Classification, ICML 2018, Table 1 (one-class Deep SVDD).\n"
                         "The overall +- is the standard deviation over classes of the per-class means.\n");
+    hybrid_score_table(&md, a, na);
     for (int k = 0; k < na; k++) cJSON_Delete(a[k].schedule);
     free(a);
     char p[4200];
