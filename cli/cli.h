@@ -40,12 +40,18 @@ typedef struct cli_data {
     const char *dataset;   /* --dataset mnist | fashion-mnist | cifar10 | folder */
     const char *split;     /* --split train | test (default depends on the command) */
     const char *normal;    /* --normal-class: an index, or a class folder's name */
+    svdd_load_limits limits; /* --max-images, --max-pixel-bytes, --max-side (0 = the defaults) */
 } cli_data;
 
 /* Consume a data-set option at argv[*i] if it is one; returns 1 when consumed. */
 int cli_data_opt(cli_data *d, int argc, char **argv, int *i, int *bad);
+/* Print a data loader's error; for SVDD_E_LIMIT also which options raise the limits. CLI_FAIL. */
+int cli_report_load(const svdd_error *err);
 /* Load the split of the data set. Prints the error and returns NULL on failure. */
 svdd_dataset *cli_data_load(const cli_data *d, const char *split);
+/* Make cli_data_load keep only the normal class (given as an index, on a data set whose labels
+ * are fixed indices): a training run then holds one class, not the whole training split. */
+void cli_data_keep_normal_class(cli_data *d);
 /* The normal class index for a loaded data set (by number or class name); -1 with a message. */
 int cli_data_normal_class(const cli_data *d, const svdd_dataset *ds);
 /* The data set's display name ("MNIST", "CIFAR-10 (JPEG)" ...). */
@@ -56,6 +62,14 @@ extern const char CLI_DATA_HELP[];
 /* Re-derive the model's threshold from --threshold / --fpr values (either may be NULL).
  * Returns CLI_OK, or the exit code after printing the problem. */
 int cli_override_threshold(svdd_model *m, const char *threshold, const char *fpr);
+
+/* 1 when the images of `ds` have the model's input shape; otherwise prints which images (`source`:
+ * a file, folder or data set name) do not fit and returns 0. */
+int cli_check_shape(svdd_model *m, const svdd_dataset *ds, const char *source);
+
+/* 1 when a file can be put at `path` as far as can be told before the work (its folder exists;
+ * it is not a folder itself); otherwise prints why and returns 0. For long runs, to fail first. */
+int cli_check_out_file(const char *path);
 
 /* Create a folder if missing (prints the problem; 0 on failure). */
 int cli_make_dir(const char *path);

@@ -54,6 +54,8 @@ int svdd_cli_demo(int argc, char **argv) {
     cJSON *res = NULL;
     int rc = CLI_FAIL;
     if (!train || !test) goto done;
+    /* before training, so that a bad --out costs nothing */
+    if (!cli_make_dir(out)) goto done;
     svdd_fit_options o = svdd_fit_defaults();
     o.objective.method = SVDD_METHOD_HYBRID;
     o.ae.epochs = o.svdd.epochs = (int)epochs;
@@ -68,13 +70,12 @@ int svdd_cli_demo(int argc, char **argv) {
     o.ae.on_epoch_user = "autoencoder";
     o.svdd.on_epoch_user = "hybrid";
     printf("svdd demo: Hybrid Deep SVDD on %zu synthetic normal images (seed %ld)\n", svdd_dataset_count(train), seed);
-    fflush(stdout);
+    (void)fflush(stdout); /* progress text only */
     if (svdd_model_fit(&m, train, &o, &err) != SVDD_OK) {
         rc = cli_report(&err);
         goto done;
     }
     if (!(res = cli_evaluate(m, test, 0, 1, 0))) goto done;
-    if (!cli_make_dir(out)) goto done;
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", out);
     if (svdd_model_save(m, path, &err) != SVDD_OK) {

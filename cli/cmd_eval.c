@@ -56,8 +56,8 @@ int svdd_cli_eval(int argc, char **argv) {
     rc = CLI_FAIL;
     test = cli_data_load(&d, d.split ? d.split : "test");
     if (!test) goto done;
-    int k = info.normal_class;
-    if (d.normal && (k = cli_data_normal_class(&d, test)) < 0) {
+    int k = d.normal ? cli_data_normal_class(&d, test) : info.normal_class;
+    if (d.normal && k < 0) {
         rc = CLI_USAGE;
         goto done;
     }
@@ -66,6 +66,7 @@ int svdd_cli_eval(int argc, char **argv) {
         rc = CLI_USAGE;
         goto done;
     }
+    if (!cli_check_shape(m, test, d.dir ? d.dir : cli_data_label(&d))) goto done;
     res = cli_evaluate(m, test, k, 1, 1);
     if (!res) goto done;
     char *text = cJSON_Print(res);

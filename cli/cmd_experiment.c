@@ -76,22 +76,22 @@ static cJSON *schedule_json(const svdd_fit_options *o) {
     cJSON_AddStringToObject(s, "threshold", svdd_threshold_name(o->threshold));
     cJSON_AddNumberToObject(s, "target_fpr", o->target_fpr);
     cJSON_AddNumberToObject(s, "calibration_fraction", o->calibration_fraction);
+    /* only when on: the cells of runs without clipping keep their schedule */
+    if (o->svdd.clip_grad_norm > 0) cJSON_AddNumberToObject(s, "clip_grad_norm", o->svdd.clip_grad_norm);
     return s;
 }
 
 static cJSON *read_json(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1L << 26)) {
-        fclose(f);
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n < 0 || n > (1L << 26) || fseek(f, 0, SEEK_SET) != 0) {
+        (void)fclose(f);
         return NULL;
     }
     char *buf = malloc((size_t)n + 1);
     size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (!buf) return NULL;
     buf[got] = 0;
     cJSON *j = cJSON_Parse(buf);
@@ -146,7 +146,6 @@ static int hybrid_scores(svdd_model *m, const svdd_dataset *test, int normal_cla
 }
 
 typedef struct loaded {
-    const char *name;
     svdd_dataset *train, *test;
 } loaded;
 
@@ -338,7 +337,7 @@ static int report(const char *out) {
         cJSON_Delete(j);
     }
     closedir(dp);
-    qsort(a, (size_t)na, sizeof *a, cmp_agg);
+    if (na > 1) qsort(a, (size_t)na, sizeof *a, cmp_agg); /* a is NULL when there are no cells */
     cli_buf md = {0}, csv = {0};
     cJSON *js = cJSON_CreateArray();
     cli_buf_printf(&md, "# One-class results\n\nAnomaly = positive class. AUC in %%, mean +- std over seeds; F1 at the "
@@ -455,12 +454,12 @@ int svdd_cli_experiment(int argc, char **argv) {
     if (!bad) {
         ncls = cli_parse_int_list("--classes", classes, 0, 1000, cls, MAX_LIST);
         nseed = cli_parse_int_list("--seeds", seeds, 0, 2147483647L, sds, MAX_LIST);
-        if (ncls < 0 || nseed < 0) bad = 1;
+        if (ncls <= 0 || nseed <= 0) bad = 1; /* the parser has said why (it never returns 0) */
         if (jobs_s && !cli_parse_int("--jobs", jobs_s, 1, 64, &jobs)) bad = 1;
         snprintf(ds_buf, sizeof ds_buf, "%s", datasets);
         for (char *t = strtok(ds_buf, ","); t && !bad; t = strtok(NULL, ",")) {
-            if (nds == 8 || (strcmp(t, "mnist") && strcmp(t, "fashion-mnist") && strcmp(t, "cifar10") && strcmp(t, "cifar10-jpeg") &&
-                             strcmp(t, "synthetic"))) {
+            if (nds == 8 || (strcmp(t, "mnist") != 0 && strcmp(t, "fashion-mnist") != 0 && strcmp(t, "cifar10") != 0 &&
+                             strcmp(t, "cifar10-jpeg") != 0 && strcmp(t, "synthetic") != 0)) {
                 fprintf(stderr, "svdd experiment: --datasets takes mnist, fashion-mnist, cifar10, cifar10-jpeg, synthetic (not '%s')\n",
                         t);
                 bad = 1;
@@ -478,6 +477,9 @@ int svdd_cli_experiment(int argc, char **argv) {
                 nmeth++;
             }
         }
+        /* "--methods ," or "--datasets ," leave a list empty: nothing to run is a mistake */
+        if (!bad && (nds == 0 || nmeth == 0))
+            fprintf(stderr, "svdd experiment: --datasets and --methods each need at least one name\n"), bad = 1;
     }
     if (bad) {
         free(spec_text);
@@ -531,7 +533,7 @@ int svdd_cli_experiment(int argc, char **argv) {
         }
         cli_data dd = d;
         dd.dataset = ds_names[di];
-        loaded L = {ds_names[di], cli_data_load(&dd, "train"), cli_data_load(&dd, "test")};
+        loaded L = {cli_data_load(&dd, "train"), cli_data_load(&dd, "test")};
         if (!L.train || !L.test) {
             svdd_dataset_free(L.train), svdd_dataset_free(L.test), free(todo), free(unit);
             rc = CLI_FAIL;

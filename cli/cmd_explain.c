@@ -15,8 +15,10 @@ static void usage(FILE *f) {
             "options:\n"
             "  --top N        explain the N highest-scoring images (default 24)\n"
             "  --first N      explain the first N images instead\n"
-            "  --cam MODE     deviation (default: measured to localise defects) | gradcam (as published)\n"
-            "  --layer K      encoder layer index (default: per mode, see docs/explanations.md)\n"
+            "  --cam MODE     excess (default: pixels whose share of the score exceeds what normal images show\n"
+            "                 there; measured to localise defects) | deviation (feature maps against their\n"
+            "                 normal mean) | gradcam (as published); docs/explanations.md compares them\n"
+            "  --layer K      encoder layer index for deviation and gradcam (default: per mode)\n"
             "  --scale S      upscaling of the panels (default 8)\n");
 }
 
@@ -34,7 +36,7 @@ int svdd_cli_explain(int argc, char **argv) {
     cli_data d = {0};
     const char *model_path = NULL, *out = NULL, *folder = NULL, *v = NULL;
     long top = 24, first = -1, layer = -1, scale = 8;
-    svdd_cam_mode mode = SVDD_CAM_DEVIATION;
+    svdd_cam_mode mode = SVDD_CAM_EXCESS;
     int bad = 0;
     for (int i = 0; i < argc && !bad; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -53,9 +55,10 @@ int svdd_cli_explain(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--scale", &v, &bad)) {
             if (!bad && !cli_parse_int("--scale", v, 1, 64, &scale)) bad = 1;
         } else if (cli_opt(argc, argv, &i, "--cam", &v, &bad)) {
-            if (!bad && strcmp(v, "deviation") == 0) mode = SVDD_CAM_DEVIATION;
+            if (!bad && strcmp(v, "excess") == 0) mode = SVDD_CAM_EXCESS;
+            else if (!bad && strcmp(v, "deviation") == 0) mode = SVDD_CAM_DEVIATION;
             else if (!bad && strcmp(v, "gradcam") == 0) mode = SVDD_CAM_GRADCAM;
-            else if (!bad) fprintf(stderr, "svdd explain: --cam takes deviation or gradcam, not '%s'\n", v), bad = 1;
+            else if (!bad) fprintf(stderr, "svdd explain: --cam takes excess, deviation or gradcam, not '%s'\n", v), bad = 1;
         } else {
             fprintf(stderr, "svdd explain: unknown option '%s' (see svdd explain --help)\n", argv[i]);
             bad = 1;
@@ -73,13 +76,14 @@ int svdd_cli_explain(int argc, char **argv) {
     int rc = CLI_FAIL;
     if (svdd_model_load(&m, model_path, &err) != SVDD_OK) return cli_report(&err);
     if (folder) {
-        if (svdd_dataset_load_folder(&ds, folder, d.split, NULL, &err) != SVDD_OK) {
-            rc = cli_report(&err);
+        if (svdd_dataset_load_folder(&ds, folder, d.split, &d.limits, &err) != SVDD_OK) {
+            rc = cli_report_load(&err);
             goto done;
         }
     } else if (!(ds = cli_data_load(&d, d.split ? d.split : "test"))) {
         goto done;
     }
+    if (!cli_check_shape(m, ds, folder ? folder : d.dir ? d.dir : cli_data_label(&d))) goto done;
     if (!cli_make_dir(out)) goto done;
     size_t n = svdd_dataset_count(ds);
     int c, h, w;

@@ -19,7 +19,7 @@ static void usage(FILE *f) {
             "options:\n"
             "  --tsne-points N     test images in the t-SNE maps (default 2000, 0 = all)\n"
             "  --gallery N         images per gallery (default 12)\n"
-            "  --cam MODE          deviation (default) | gradcam\n"
+            "  --cam MODE          excess (default) | deviation | gradcam (docs/explanations.md)\n"
             "  --threshold T --fpr X   another threshold kind or rate\n"
             "  --seed N --threads N\n"
             "  --out DIR           created if missing\n",
@@ -28,7 +28,9 @@ static void usage(FILE *f) {
 
 int cli_make_dir(const char *p) {
     if (mkdir(p, 0755) == 0 || errno == EEXIST) return 1;
-    fprintf(stderr, "svdd: error: %s: cannot create the folder: %s\n", p, strerror(errno));
+    int e = errno;
+    fprintf(stderr, "svdd: error: %s: cannot create the folder: %s; give --out a folder that can be created and written\n", p,
+            strerror(e));
     return 0;
 }
 
@@ -38,7 +40,7 @@ int svdd_cli_report(int argc, char **argv) {
     svdd_report_options o = svdd_report_defaults();
     o.threads = 2;
     int bad = 0;
-    long l;
+    long l = 0; /* read in the `else` branches below even when bad is set (then unused) */
     for (int i = 0; i < argc && !bad; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -61,9 +63,10 @@ int svdd_cli_report(int argc, char **argv) {
             if (!bad && !cli_parse_int("--threads", v, 1, 256, &l)) bad = 1;
             else o.threads = (int)l;
         } else if (cli_opt(argc, argv, &i, "--cam", &v, &bad)) {
-            if (!bad && strcmp(v, "deviation") == 0) o.cam_mode = SVDD_CAM_DEVIATION;
+            if (!bad && strcmp(v, "excess") == 0) o.cam_mode = SVDD_CAM_EXCESS;
+            else if (!bad && strcmp(v, "deviation") == 0) o.cam_mode = SVDD_CAM_DEVIATION;
             else if (!bad && strcmp(v, "gradcam") == 0) o.cam_mode = SVDD_CAM_GRADCAM;
-            else if (!bad) fprintf(stderr, "svdd report: --cam takes deviation or gradcam, not '%s'\n", v), bad = 1;
+            else if (!bad) fprintf(stderr, "svdd report: --cam takes excess, deviation or gradcam, not '%s'\n", v), bad = 1;
         } else {
             fprintf(stderr, "svdd report: unknown option '%s' (see svdd report --help)\n", argv[i]);
             bad = 1;
@@ -86,11 +89,12 @@ int cli_report_model(const char *model_path, const cli_data *d, const char *thr,
     if (!(test = cli_data_load(d, d->split ? d->split : "test"))) goto done;
     svdd_model_info info;
     svdd_model_get_info(m, &info);
-    int k = info.normal_class;
-    if (d->normal && (k = cli_data_normal_class(d, test)) < 0) {
+    int k = d->normal ? cli_data_normal_class(d, test) : info.normal_class;
+    if (d->normal && k < 0) {
         rc = CLI_USAGE;
         goto done;
     }
+    if (!cli_check_shape(m, test, d->dir ? d->dir : cli_data_label(d))) goto done;
     if (!cli_make_dir(out)) goto done;
     fprintf(stderr, "svdd report: scoring %zu images, t-SNE, heat maps...\n", svdd_dataset_count(test));
     if (svdd_report_write(m, test, k, o, out, &err) != SVDD_OK) {

@@ -1,4 +1,5 @@
 /* svdd score: scores and decisions for images, as CSV. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,10 @@ static void usage(FILE *f) {
 /* Score one data set and append its rows to the CSV; `name` stands in for images without a
  * source path (single files). */
 static int score_rows(svdd_model *m, const svdd_dataset *ds, size_t *row, int with_label, const char *name,
-                      cli_buf *csv) {
+                      const char *source, cli_buf *csv) {
     svdd_error err;
     size_t n = svdd_dataset_count(ds);
+    if (!cli_check_shape(m, ds, source)) return CLI_FAIL;
     float *s = malloc((n ? n : 1) * sizeof(float));
     uint8_t *flag = malloc(n ? n : 1);
     if (!s || !flag) {
@@ -85,13 +87,11 @@ int svdd_cli_score(int argc, char **argv) {
     svdd_model *m = NULL;
     int rc = CLI_USAGE;
     if (bad) goto done;
-    rc = CLI_FAIL;
     if (svdd_model_load(&m, model_path, &err) != SVDD_OK) {
         rc = cli_report(&err);
         goto done;
     }
     if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK) goto done;
-    rc = CLI_FAIL;
     cli_buf csv = {0};
     cli_buf_printf(&csv, "index,path,label,score,anomalous\n");
     size_t row = 0;
@@ -101,16 +101,16 @@ int svdd_cli_score(int argc, char **argv) {
         if (!folder) {
             ds = cli_data_load(&d, d.split ? d.split : "test");
         } else {
-            svdd_status st = svdd_dataset_load_folder(&ds, folder, d.split, NULL, &err);
-            if (st != SVDD_OK) cli_report(&err);
+            svdd_status st = svdd_dataset_load_folder(&ds, folder, d.split, &d.limits, &err);
+            if (st != SVDD_OK) cli_report_load(&err);
         }
-        rc = ds ? score_rows(m, ds, &row, 1, NULL, &csv) : CLI_FAIL;
+        rc = ds ? score_rows(m, ds, &row, 1, NULL, folder ? folder : d.dir ? d.dir : cli_data_label(&d), &csv) : CLI_FAIL;
         svdd_dataset_free(ds);
     }
     for (int f = 0; f < n_files && rc == CLI_OK; f++) {
         FILE *fp = fopen(files[f], "rb");
         if (!fp) {
-            fprintf(stderr, "svdd: error: %s: cannot open\n", files[f]);
+            fprintf(stderr, "svdd: error: %s: cannot open: %s; check the path\n", files[f], strerror(errno));
             rc = CLI_FAIL;
             break;
         }
@@ -130,20 +130,20 @@ int svdd_cli_score(int argc, char **argv) {
                 cap *= 2;
             }
         }
-        fclose(fp);
+        (void)fclose(fp); /* read only: nothing to lose */
         if (!buf) {
             fprintf(stderr, "svdd: error: %s: cannot read it (larger than 64 MiB?)\n", files[f]);
             rc = CLI_FAIL;
             break;
         }
         svdd_dataset *one = NULL;
-        svdd_status st = svdd_dataset_decode_image(&one, buf, len, files[f], NULL, &err);
+        svdd_status st = svdd_dataset_decode_image(&one, buf, len, files[f], &d.limits, &err);
         free(buf);
         if (st != SVDD_OK) {
-            rc = cli_report(&err);
+            rc = cli_report_load(&err);
             break;
         }
-        rc = score_rows(m, one, &row, 0, files[f], &csv);
+        rc = score_rows(m, one, &row, 0, files[f], files[f], &csv);
         svdd_dataset_free(one);
     }
     if (rc == CLI_OK) {

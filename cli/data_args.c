@@ -16,11 +16,50 @@ const char CLI_DATA_HELP[] =
     "                      cifar10-jpeg (image folders train/ and test/, labelled \"CIFAR-10 (JPEG)\") |\n"
     "                      folder (DIR/<split>/<class>/*.png|jpg) |\n"
     "                      synthetic (built in, no files: normal class 0, defects are class 1)\n"
-    "  --normal-class K    the normal class: its index (class folders sorted by name) or folder name\n";
+    "  --normal-class K    the normal class: its index (class folders sorted by name) or folder name\n"
+    "  --max-images N      refuse data sets of more images (default 10000000)\n"
+    "  --max-pixel-bytes N refuse data sets of more decoded pixel bytes (default 4294967296)\n"
+    "  --max-side N        refuse images with a longer side (default 4096); all three are checked\n"
+    "                      against file headers before anything is allocated\n";
 
 int cli_data_opt(cli_data *d, int argc, char **argv, int *i, int *bad) {
-    return cli_opt(argc, argv, i, "--data", &d->dir, bad) || cli_opt(argc, argv, i, "--dataset", &d->dataset, bad) ||
-           cli_opt(argc, argv, i, "--split", &d->split, bad) || cli_opt(argc, argv, i, "--normal-class", &d->normal, bad);
+    if (cli_opt(argc, argv, i, "--data", &d->dir, bad) || cli_opt(argc, argv, i, "--normal-class", &d->normal, bad))
+        return 1;
+    const char *v = NULL, *a = argv[*i];
+    /* Names are checked here, so that a misspelt one is a command-line error (exit 2). */
+    if (cli_opt(argc, argv, i, "--dataset", &d->dataset, bad)) {
+        static const char *const known[] = {"mnist", "fashion-mnist", "cifar10", "cifar10-jpeg", "folder", "synthetic"};
+        int ok = 0;
+        for (size_t k = 0; !*bad && k < sizeof known / sizeof known[0]; k++) ok |= strcmp(d->dataset, known[k]) == 0;
+        if (!*bad && !ok)
+            fprintf(stderr, "svdd: --dataset takes mnist, fashion-mnist, cifar10, cifar10-jpeg, folder or synthetic, not '%s'\n",
+                    d->dataset), *bad = 1;
+        return 1;
+    }
+    /* --split is any sub-folder name with --folder, so it is checked where a data set is loaded */
+    if (cli_opt(argc, argv, i, "--split", &d->split, bad)) return 1;
+    long l = 0;
+    if (cli_opt(argc, argv, i, "--max-images", &v, bad)) {
+        if (!*bad && !cli_parse_int(a, v, 1, 4000000000000L, &l)) *bad = 1;
+        else d->limits.max_images = (uint64_t)l;
+    } else if (cli_opt(argc, argv, i, "--max-pixel-bytes", &v, bad)) {
+        if (!*bad && !cli_parse_int(a, v, 1, 4000000000000000L, &l)) *bad = 1;
+        else d->limits.max_pixel_bytes = (uint64_t)l;
+    } else if (cli_opt(argc, argv, i, "--max-side", &v, bad)) {
+        if (!*bad && !cli_parse_int(a, v, 1, 4294967295L, &l)) *bad = 1;
+        else d->limits.max_side = (uint32_t)l;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int cli_report_load(const svdd_error *err) {
+    cli_report(err);
+    if (err->status == SVDD_E_LIMIT)
+        fprintf(stderr, "svdd: hint: if the data is genuine, raise the limits with --max-images N, --max-pixel-bytes N "
+                        "or --max-side N\n");
+    return CLI_FAIL;
 }
 
 const char *cli_data_label(const cli_data *d) {
@@ -66,8 +105,16 @@ static svdd_dataset *load_idx(const cli_data *d, const char *split, const char *
     }
     svdd_dataset *ds = NULL;
     svdd_error err;
-    if (svdd_dataset_load_idx(&ds, img, lab, NULL, &err) != SVDD_OK) {
-        cli_report(&err);
+    if (svdd_dataset_load_idx(&ds, img, lab, &d->limits, &err) != SVDD_OK) {
+        cli_report_load(&err);
+        return NULL;
+    }
+    /* IDX labels may be 0..255; MNIST and Fashion-MNIST have ten classes. The class count is that
+     * of the whole labels file, also when only one class was kept. */
+    if (svdd_dataset_num_classes(ds) > 10) {
+        fprintf(stderr, "svdd: error: %s: holds label %d, but %s has classes 0..9; the file is damaged or holds other "
+                        "labels: download it again\n", lab, svdd_dataset_num_classes(ds) - 1, cli_data_label(d));
+        svdd_dataset_free(ds);
         return NULL;
     }
     return ds;
@@ -101,8 +148,8 @@ static svdd_dataset *load_cifar(const cli_data *d, const char *split) {
     }
     svdd_dataset *ds = NULL;
     svdd_error err;
-    if (svdd_dataset_load_cifar10(&ds, list, (size_t)n, NULL, &err) != SVDD_OK) {
-        cli_report(&err);
+    if (svdd_dataset_load_cifar10(&ds, list, (size_t)n, &d->limits, &err) != SVDD_OK) {
+        cli_report_load(&err);
         return NULL;
     }
     return ds;
@@ -130,8 +177,8 @@ static svdd_dataset *load_folder(const cli_data *d, const char *split, int jpeg)
     }
     svdd_dataset *ds = NULL;
     svdd_error err;
-    if (svdd_dataset_load_folder(&ds, root, split, NULL, &err) != SVDD_OK) {
-        cli_report(&err);
+    if (svdd_dataset_load_folder(&ds, root, split, &d->limits, &err) != SVDD_OK) {
+        cli_report_load(&err);
         return NULL;
     }
     return ds;
@@ -192,7 +239,19 @@ int cli_data_normal_class(const cli_data *d, const svdd_dataset *ds) {
     char *end;
     v = strtol(d->normal, &end, 10);
     if (*d->normal && !*end && v >= 0 && v < k) return (int)v;
-    fprintf(stderr, "svdd: error: --normal-class '%s' is neither a class index 0..%d nor a class name of this data set\n",
-            d->normal, k - 1);
+    fprintf(stderr, "svdd: error: --normal-class '%s' is neither a class index 0..%d nor a class name of the data set (%s)\n",
+            d->normal, k - 1, d->dir ? d->dir : cli_data_label(d));
     return -1;
+}
+
+void cli_data_keep_normal_class(cli_data *d) {
+    static const char *const fixed[] = {"mnist", "fashion-mnist", "cifar10", "cifar10-jpeg"};
+    int known = 0;
+    for (size_t i = 0; d->dataset && i < sizeof fixed / sizeof fixed[0]; i++) known |= strcmp(d->dataset, fixed[i]) == 0;
+    if (!known || !d->normal || !*d->normal) return;
+    char *end;
+    long v = strtol(d->normal, &end, 10);
+    if (*end || v < 0 || v > 255) return; /* a class name: resolved after loading */
+    memset(d->limits.keep_labels, 0, sizeof d->limits.keep_labels);
+    d->limits.keep_labels[v / 64] = (uint64_t)1 << (v % 64);
 }

@@ -24,6 +24,9 @@ const char CLI_FIT_HELP[] =
     "  --weight-decay X    Deep SVDD (0.5e-6)                   --ae-weight-decay X (0.5e-3)\n"
     "  --amsgrad           use AMSGrad in both phases\n"
     "  --center-eps X      centre coordinates closer to 0 than X become +-X (0.1)\n"
+    "  --clip-grad-norm X  scale the gradient down to global L2 norm X when it is larger, in both\n"
+    "                      phases (as torch.nn.utils.clip_grad_norm_; default 0 = off). Training stops\n"
+    "                      with an error when the loss or the gradient becomes NaN or infinite\n"
     "threshold (fitted on held-out normal training images only):\n"
     "  --threshold T       gaussian (default) | quantile | mahalanobis | mahalanobis-quantile | radius\n"
     "  --fpr X             target false-positive rate (0.05)\n"
@@ -49,15 +52,17 @@ static char *read_text(const char *path) {
     if (!f) return NULL;
     char *buf = malloc(1 << 16);
     size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (buf) buf[n] = 0;
     return buf;
 }
 
 int cli_fit_opt(svdd_fit_options *o, char **spec_text, int argc, char **argv, int *i, int *bad) {
     const char *v = NULL;
-    long l;
-    double d;
+    /* zero, not garbage, in the `else` branches below when *bad was already set (the values are
+     * then never used: a bad option ends the command) */
+    long l = 0;
+    double d = 0;
     svdd_error err;
     const char *a = argv[*i];
     if (strcmp(a, "--amsgrad") == 0) {
@@ -114,6 +119,9 @@ int cli_fit_opt(svdd_fit_options *o, char **spec_text, int argc, char **argv, in
         if (!*bad && !cli_parse_double(a, v, 0, 0.99, &o->svdd.weight_decay)) *bad = 1;
     } else if (OPT("--ae-weight-decay")) {
         if (!*bad && !cli_parse_double(a, v, 0, 0.99, &o->ae.weight_decay)) *bad = 1;
+    } else if (OPT("--clip-grad-norm")) {
+        if (!*bad && !cli_parse_double(a, v, 0, 1e30, &d)) *bad = 1;
+        else o->ae.clip_grad_norm = o->svdd.clip_grad_norm = d;
     } else if (OPT("--center-eps")) {
         if (!*bad && !cli_parse_double(a, v, 0, 1e6, &o->center_eps)) *bad = 1;
     } else if (OPT("--threshold")) {

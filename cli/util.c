@@ -1,9 +1,11 @@
 /* Helpers shared by the commands: number parsing, progress, output buffers. */
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -63,9 +65,11 @@ int cli_parse_int_list(const char *opt, const char *s, long lo, long hi, long *o
             if (!cli_parse_int(opt, item, lo, hi, &a)) goto bad;
             b = a;
         }
-        for (long v = a; v <= b; v++) {
+        /* stop at b itself, never by v > b: with b == LONG_MAX, v++ would overflow */
+        for (long v = a;; v++) {
             if (n == max) goto bad;
             out[n++] = v;
+            if (v == b) break;
         }
         p += len;
         if (*p == ',') p++;
@@ -155,4 +159,33 @@ int cli_override_threshold(svdd_model *m, const char *threshold, const char *fpr
     if (fpr_s && !cli_parse_double("--fpr", fpr_s, 1e-6, 0.999999, &fpr)) return CLI_USAGE;
     if (svdd_model_set_threshold(m, kind, fpr, &err) != SVDD_OK) return cli_report(&err);
     return CLI_OK;
+}
+
+int cli_check_shape(svdd_model *m, const svdd_dataset *ds, const char *source) {
+    svdd_model_info info;
+    svdd_model_get_info(m, &info);
+    int c, h, w;
+    svdd_dataset_shape(ds, &c, &h, &w);
+    if (c == info.channels && h == info.height && w == info.width) return 1;
+    fprintf(stderr,
+            "svdd: error: %s: images are %dx%dx%d (channels x rows x columns) but the model (%s) takes %dx%dx%d; give "
+            "images of the size and channel count it was trained on\n",
+            source, c, h, w, info.spec_name, info.channels, info.height, info.width);
+    return 0;
+}
+
+int cli_check_out_file(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "svdd: error: %s: is a folder; give the path of a file to write\n", path);
+        return 0;
+    }
+    char *copy = strdup(path);
+    if (!copy) return 1; /* the write itself will say what is wrong */
+    const char *dir = dirname(copy);
+    int ok = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (!ok)
+        fprintf(stderr, "svdd: error: %s: the folder %s does not exist; create it or choose another path\n", path, dir);
+    free(copy);
+    return ok;
 }

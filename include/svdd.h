@@ -87,7 +87,9 @@ SVDD_API const char *svdd_version(void);
 
 /* Write `len` bytes to `path` so that readers see either the old file or the whole new one: the
  * bytes go to a temporary file in the same folder, are flushed to disk, and the temporary file is
- * renamed over `path`. On failure `path` is untouched and nothing is left behind. */
+ * renamed over `path`. On failure `path` is untouched and nothing is left behind. A `path` that
+ * names a device or a pipe (/dev/stdout, /dev/full) is written directly instead: renaming over it
+ * would replace the device node. */
 SVDD_API svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t len, svdd_error *err);
 
 typedef enum svdd_log_level { SVDD_LOG_DEBUG = 0, SVDD_LOG_INFO = 1, SVDD_LOG_WARN = 2 } svdd_log_level;
@@ -104,6 +106,11 @@ typedef struct svdd_load_limits {
     uint64_t max_images;      /* default 10,000,000 */
     uint64_t max_pixel_bytes; /* default 4 GiB of decoded pixels */
     uint32_t max_side;        /* default 4096 pixels per image side */
+    /* Labels to keep, as a bit set (label k is bit k % 64 of keep_labels[k / 64]); all zero keeps
+     * every image. The file loaders skip the images of other labels while reading, so that one
+     * class of a data set never costs the memory of the whole set; the class count and names
+     * stay those of the whole data set. The parsers from memory ignore it. */
+    uint64_t keep_labels[4];
 } svdd_load_limits;
 
 /* IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed (detected by content, not name).
@@ -257,13 +264,19 @@ typedef struct svdd_train_options {
     double gamma;
     uint64_t seed;         /* shuffling */
     int threads;
+    /* Gradient clipping by the global L2 norm of the parameters being trained, as
+     * torch.nn.utils.clip_grad_norm_: when the norm exceeds it, the gradient is scaled down to it
+     * before the Adam step. 0 (default) = off. Training stops with SVDD_E_NUMERIC whenever the
+     * loss or the gradient is NaN or infinite, clipped or not. */
+    double clip_grad_norm;
     svdd_epoch_fn on_epoch;
     void *on_epoch_user;
     svdd_log_fn log;
     void *log_user;
 } svdd_train_options;
 
-/* Adam, lr 1e-4, batch 200, weight decay 0.5e-6, 10 epochs, no milestones, gamma 0.1, 1 thread. */
+/* Adam, lr 1e-4, batch 200, weight decay 0.5e-6, 10 epochs, no milestones, gamma 0.1, 1 thread,
+ * no gradient clipping. */
 SVDD_API svdd_train_options svdd_train_defaults(void);
 
 /* Train encoder and decoder on the mean over images of the squared reconstruction error
@@ -368,6 +381,24 @@ typedef struct svdd_fit_options {
      * otherwise pre-training runs and its result is written there. Results are identical either
      * way. NULL (default): no cache. */
     const char *pretrained_cache;
+    /* Checkpoints (docs/methods.md, "Checkpoints and faults"). When checkpoint_path is set, the
+     * whole training state (phase, epoch, network with batch-norm statistics, Adam's moments and
+     * step, the shuffling generator and order, R, the centre, the schedule) is written there after
+     * every checkpoint_every-th epoch of each phase (0 = every epoch), atomically: a crash leaves
+     * the previous checkpoint or the new one, never a torn file. A state with NaN or infinity is
+     * never written. */
+    const char *checkpoint_path;
+    int checkpoint_every;
+    /* Continue the run saved in this checkpoint (it may be checkpoint_path too). The file is
+     * validated (format, version, shapes against the spec, finite values), and the options and
+     * training images must be those of the interrupted run (SVDD_E_INVALID naming the first
+     * difference otherwise), except threads and clip_grad_norm, which may change (a changed value
+     * is logged: the result then differs from an uninterrupted run). With the same options and one
+     * thread, the model is bit for bit the one an uninterrupted run gives. NULL: start afresh. */
+    const char *resume_path;
+    /* Messages of the fit itself (checkpoint written, run resumed); may be NULL. */
+    svdd_log_fn log;
+    void *log_user;
 } svdd_fit_options;
 
 /* The reference defaults: Adam lr 1e-4, batch 200, weight decay 0.5e-6 (autoencoder 0.5e-3),
@@ -469,19 +500,30 @@ typedef enum svdd_cam_mode {
     /* sum_k dS/dA_k * (A_k - mean A_k): the first-order (Taylor) share of each position in the
      * score's difference from the average normal image, ReLU. The mean feature maps of the normal
      * training images are stored in the model. On the synthetic defects this localises where the
-     * published weighting does not (docs/explanations.md has the measurements), so it is the
-     * default. */
-    SVDD_CAM_DEVIATION = 1
+     * published weighting does not (docs/explanations.md has the measurements). */
+    SVDD_CAM_DEVIATION = 1,
+    /* The default of svdd explain and the report. At the input pixels: r_p = sum_c dS/dx_cp *
+     * (x_cp - mean x_cp) (the Taylor share of each pixel in the score's difference from the
+     * average normal image, with the full gradient of the score, including a reconstruction
+     * term's direct dependence on x), divided by sum_p |r_p|, minus what normal images reach
+     * there: the mean of that share over the normal training images at the same pixel plus 3
+     * standard deviations (pooled over the pixels), for the same score; ReLU. It shows where the
+     * score comes from beyond what normal images show, and localises the synthetic defects best
+     * (docs/explanations.md). The statistics are stored in the model (models saved by older
+     * versions lack them: then SVDD_E_INVALID). Takes no layer (pass -1). */
+    SVDD_CAM_EXCESS = 2
 } svdd_cam_mode;
 SVDD_API const char *svdd_cam_mode_name(svdd_cam_mode mode);
 
 /* For each image: the gradient of the model's anomaly score S (the distance ||phi(x) - c||^2, the
  * hybrid's combined score, or the Mahalanobis score when the threshold kind is Mahalanobis) with
- * respect to the feature maps A_k of one encoder layer, combined per `mode`, bilinearly upsampled
- * to the image size and divided by its maximum (an all-zero map stays zero). heat is
+ * respect to the feature maps A_k of one encoder layer (or the input pixels, SVDD_CAM_EXCESS),
+ * combined per `mode`, bilinearly upsampled to the image size and divided by its maximum (an
+ * all-zero map stays zero: nothing stands out). heat is
  * count * height * width; scores (optional) count. layer: an encoder layer index whose output has
  * spatial maps (its activation, for SVDD_CAM_DEVIATION), or -1 for the default: the activation
- * of the first convolution block for SVDD_CAM_DEVIATION, of the last for SVDD_CAM_GRADCAM. */
+ * of the first convolution block for SVDD_CAM_DEVIATION, of the last for SVDD_CAM_GRADCAM; always
+ * -1 for SVDD_CAM_EXCESS (the pixels; no upsampling). */
 SVDD_API svdd_status svdd_gradcam(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
                                   svdd_cam_mode mode, int layer, float *heat, float *scores, svdd_error *err);
 
@@ -553,7 +595,7 @@ typedef struct svdd_report_options {
     const char *command;      /* the command line that made it, shown on the page (may be NULL) */
     size_t tsne_points;       /* test images embedded with t-SNE, default 2000 (0 = all) */
     int gallery;              /* images per heat-map gallery, default 12 */
-    svdd_cam_mode cam_mode;   /* default SVDD_CAM_DEVIATION */
+    svdd_cam_mode cam_mode;   /* default SVDD_CAM_EXCESS */
     int cam_layer;            /* default -1 */
     uint64_t seed;            /* t-SNE and the subsample */
     int threads;

@@ -67,11 +67,11 @@ static void test_parse(void **state) {
     expect(svdd_dataset_parse_cifar10(&ds, p, 4 * REC, "c100.bin", NULL, &err), SVDD_E_FORMAT, &err, "255");
     p[2 * REC] = 9;
     /* limits */
-    svdd_load_limits lim = {3, 0, 0};
+    svdd_load_limits lim = {3, 0, 0, {0, 0, 0, 0}};
     expect(svdd_dataset_parse_cifar10(&ds, p, 4 * REC, "batch.bin", &lim, &err), SVDD_E_LIMIT, &err, "batch.bin");
-    svdd_load_limits side = {0, 0, 31};
+    svdd_load_limits side = {0, 0, 31, {0, 0, 0, 0}};
     expect(svdd_dataset_parse_cifar10(&ds, p, 4 * REC, "batch.bin", &side, &err), SVDD_E_LIMIT, &err, "max_side");
-    svdd_load_limits bytes = {0, 3 * 3072, 0};
+    svdd_load_limits bytes = {0, 3 * 3072, 0, {0, 0, 0, 0}};
     expect(svdd_dataset_parse_cifar10(&ds, p, 4 * REC, "batch.bin", &bytes, &err), SVDD_E_LIMIT, &err,
            "max_pixel_bytes");
     assert_null(ds);
@@ -118,7 +118,7 @@ static void test_load_files(void **state) {
     svdd_dataset_free(ds);
 
     /* the limit counts the records of all files together */
-    svdd_load_limits lim = {4, 0, 0};
+    svdd_load_limits lim = {4, 0, 0, {0, 0, 0, 0}};
     ds = (svdd_dataset *)1;
     expect(svdd_dataset_load_cifar10(&ds, paths, 2, &lim, &err), SVDD_E_LIMIT, &err, "max_images");
     assert_null(ds);

@@ -40,6 +40,59 @@ static void check_histogram(const svdd_dataset *ds, const int *want, int classes
         if (count[k] != want[k]) fail_msg("class %d: %d images, expected %d", k, count[k], want[k]);
 }
 
+static svdd_dataset *load_cifar_subset(const char *file);
+
+/* A loader told to keep one class gives exactly what selecting it from the whole set gives,
+ * with the whole set's class count and names. */
+static void same_as_selected(const svdd_dataset *kept, const svdd_dataset *all, int label) {
+    svdd_dataset *sel = NULL;
+    svdd_error err;
+    assert_int_equal(svdd_dataset_select_class(&sel, all, label, &err), SVDD_OK);
+    const size_t n = svdd_dataset_count(sel), D = svdd_dataset_image_size(sel);
+    assert_true(n > 0);
+    assert_int_equal(svdd_dataset_count(kept), n);
+    assert_int_equal(svdd_dataset_image_size(kept), D);
+    assert_int_equal(svdd_dataset_num_classes(kept), svdd_dataset_num_classes(all));
+    assert_string_equal(svdd_dataset_class_name(kept, label), svdd_dataset_class_name(all, label));
+    assert_memory_equal(svdd_dataset_pixels(kept), svdd_dataset_pixels(sel), n * D);
+    assert_memory_equal(svdd_dataset_labels(kept), svdd_dataset_labels(sel), n * sizeof(int32_t));
+    svdd_dataset_free(sel);
+}
+
+static void test_keep_labels(void **state) {
+    (void)state;
+    char ip[1024], lp[1024];
+    svdd_test_path(ip, sizeof ip, data_dir, "mnist/train-images-idx3-ubyte.gz");
+    svdd_test_path(lp, sizeof lp, data_dir, "mnist/train-labels-idx1-ubyte.gz");
+    svdd_dataset *all = load_idx("mnist", "train"), *three = NULL, *cat = NULL;
+    svdd_error err;
+    svdd_load_limits keep3 = {0, 0, 0, {1u << 3, 0, 0, 0}};
+    assert_int_equal(svdd_dataset_load_idx(&three, ip, lp, &keep3, &err), SVDD_OK);
+    same_as_selected(three, all, 3);
+    /* the limits still apply to the whole file's header */
+    svdd_load_limits small = {100, 0, 0, {1u << 3, 0, 0, 0}};
+    svdd_dataset *none = NULL;
+    assert_int_equal(svdd_dataset_load_idx(&none, ip, lp, &small, &err), SVDD_E_LIMIT);
+    assert_null(none);
+    svdd_dataset_free(all), svdd_dataset_free(three);
+    all = load_cifar_subset("data_batch_1.first4000.bin.gz");
+    char cp[1024];
+    svdd_test_path(cp, sizeof cp, data_dir, "cifar-10/exact-subset/data_batch_1.first4000.bin.gz");
+    const char *paths[2] = {cp, cp};
+    svdd_load_limits keep_cat = {0, 0, 0, {1u << 3, 0, 0, 0}};
+    assert_int_equal(svdd_dataset_load_cifar10(&cat, paths, 1, &keep_cat, &err), SVDD_OK);
+    same_as_selected(cat, all, 3);
+    svdd_dataset_free(cat);
+    /* two files: the kept records of each, in order */
+    assert_int_equal(svdd_dataset_load_cifar10(&cat, paths, 2, &keep_cat, &err), SVDD_OK);
+    svdd_dataset *sel = NULL;
+    assert_int_equal(svdd_dataset_select_class(&sel, all, 3, &err), SVDD_OK);
+    assert_int_equal(svdd_dataset_count(cat), 2 * svdd_dataset_count(sel));
+    assert_memory_equal(svdd_dataset_pixels(cat) + svdd_dataset_count(sel) * 3072, svdd_dataset_pixels(sel),
+                        svdd_dataset_count(sel) * 3072);
+    svdd_dataset_free(sel), svdd_dataset_free(cat), svdd_dataset_free(all);
+}
+
 static void test_mnist(void **state) {
     (void)state;
     svdd_dataset *tr = load_idx("mnist", "train"), *te = load_idx("mnist", "t10k");
@@ -104,7 +157,7 @@ static void test_cifar_exact_subset(void **state) {
         line[strcspn(line, "\r\n")] = 0;
         assert_string_equal(svdd_dataset_class_name(tr, k), line);
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     svdd_dataset_free(tr), svdd_dataset_free(te);
 }
 
@@ -202,6 +255,9 @@ static void test_cifar_jpeg_folders(void **state) {
     double t1 = svdd__now();
     if (st == SVDD_OK) st = svdd_dataset_load_folder(&te, root, "test", NULL, &err);
     double t2 = svdd__now();
+    svdd_dataset *dogs = NULL;
+    svdd_load_limits keep5 = {0, 0, 0, {1u << 5, 0, 0, 0}};
+    if (st == SVDD_OK) st = svdd_dataset_load_folder(&dogs, root, "test", &keep5, &err);
     if (tmp[0]) {
         char cmd[1100];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
@@ -227,6 +283,8 @@ static void test_cifar_jpeg_folders(void **state) {
     }
     check_histogram(tr, th, 10);
     check_histogram(te, eh, 10);
+    same_as_selected(dogs, te, 5);
+    svdd_dataset_free(dogs);
 
     /* The JPEG copy against the original pixels: train file NNNNN is record NNNNN of the
      * training batches, so the first 4000 are the exact subset. Same labels, and pixels within
@@ -263,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_preprocess_reference),
         cmocka_unit_test(test_one_class_split),
         cmocka_unit_test(test_cifar_jpeg_folders),
+        cmocka_unit_test(test_keep_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

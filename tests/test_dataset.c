@@ -13,7 +13,7 @@ static void test_limits_resolve(void **state) {
     assert_true(d.max_images == 10000000ull);
     assert_true(d.max_pixel_bytes == (4ull << 30));
     assert_int_equal(d.max_side, 4096);
-    svdd_load_limits in = {5, 0, 7};
+    svdd_load_limits in = {5, 0, 7, {0, 0, 0, 0}};
     svdd_load_limits r = svdd__limits_resolve(&in);
     assert_true(r.max_images == 5 && r.max_pixel_bytes == (4ull << 30) && r.max_side == 7);
 }
@@ -22,7 +22,7 @@ static void test_alloc_limits(void **state) {
     (void)state;
     svdd_error err;
     svdd_dataset *ds = (svdd_dataset *)1;
-    svdd_load_limits lim = {10, 1000, 8};
+    svdd_load_limits lim = {10, 1000, 8, {0, 0, 0, 0}};
     assert_int_equal(svdd__dataset_alloc(&ds, 11, 1, 2, 2, &lim, "many.bin", &err), SVDD_E_LIMIT);
     assert_null(ds);
     assert_int_equal(err.status, SVDD_E_LIMIT);
@@ -32,7 +32,7 @@ static void test_alloc_limits(void **state) {
     assert_int_equal(svdd__dataset_alloc(&ds, 10, 3, 8, 8, &lim, "big.bin", &err), SVDD_E_LIMIT);
     assert_non_null(strstr(err.message, "max_pixel_bytes"));
     /* n * c * h * w overflowing size_t is a limit error, not a wrapped small allocation. */
-    svdd_load_limits none = {UINT64_MAX, UINT64_MAX, UINT32_MAX};
+    svdd_load_limits none = {UINT64_MAX, UINT64_MAX, UINT32_MAX, {0, 0, 0, 0}};
     assert_int_equal(svdd__dataset_alloc(&ds, SIZE_MAX / 2, 3, 1 << 20, 1 << 20, &none, "huge", &err),
                      SVDD_E_LIMIT);
     assert_int_equal(svdd__dataset_alloc(&ds, 1, 0, 2, 2, NULL, "zero", &err), SVDD_E_INVALID);

@@ -140,7 +140,7 @@ static void test_parse_size_errors(void **state) {
 
     /* Sizes whose product overflows size_t (0xFFFFFFFF^3 > 2^64): even with no limits this must
      * be refused before any allocation, not wrapped around. */
-    svdd_load_limits none = {UINT64_MAX, UINT64_MAX, UINT32_MAX};
+    svdd_load_limits none = {UINT64_MAX, UINT64_MAX, UINT32_MAX, {0, 0, 0, 0}};
     im = idx_images(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0);
     lb = idx_labels(0xFFFFFFFFu, 0, 10);
     expect(parse(im, lb, &none, &err), SVDD_E_LIMIT, &err, "overflows");
@@ -159,11 +159,11 @@ static void test_parse_size_errors(void **state) {
     free(im.p), free(lb.p);
     im = idx_images(10, 28, 28, 7840);
     lb = idx_labels(10, 10, 10);
-    svdd_load_limits small = {5, 0, 0};
+    svdd_load_limits small = {5, 0, 0, {0, 0, 0, 0}};
     expect(parse(im, lb, &small, &err), SVDD_E_LIMIT, &err, "unit.idx (images)");
-    svdd_load_limits narrow = {0, 0, 27};
+    svdd_load_limits narrow = {0, 0, 27, {0, 0, 0, 0}};
     expect(parse(im, lb, &narrow, &err), SVDD_E_LIMIT, &err, "28x28");
-    svdd_load_limits tight = {0, 7839, 0};
+    svdd_load_limits tight = {0, 7839, 0, {0, 0, 0, 0}};
     expect(parse(im, lb, &tight, &err), SVDD_E_LIMIT, &err, "7840 bytes");
     free(im.p), free(lb.p);
 }
@@ -233,7 +233,7 @@ static void test_load_files(void **state) {
     assert_non_null(f);
     unsigned char whole[4096];
     size_t n = fread(whole, 1, sizeof whole, f);
-    fclose(f);
+    (void)fclose(f); /* read only */
     assert_true(n > 40 && n < sizeof whole);
     write_file(cut, whole, n / 2);
     expect(svdd_dataset_load_idx(&a, cut, lp, NULL, &err), SVDD_E_FORMAT, &err, "cut-idx3-ubyte.gz");
@@ -250,7 +250,7 @@ static void test_load_files(void **state) {
     expect(svdd_dataset_load_idx(&a, ip, missing, NULL, &err), SVDD_E_IO, &err, "no-such-file.gz");
     assert_int_equal(svdd_dataset_load_idx(&a, NULL, lp, NULL, &err), SVDD_E_INVALID);
     /* a file too large for the limits is refused before it is read whole */
-    svdd_load_limits tiny = {0, 100, 0};
+    svdd_load_limits tiny = {0, 100, 0, {0, 0, 0, 0}};
     expect(svdd_dataset_load_idx(&a, ip, lgz, &tiny, &err), SVDD_E_LIMIT, &err, "images-idx3-ubyte");
     assert_null(a);
 

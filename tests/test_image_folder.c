@@ -82,7 +82,7 @@ static unsigned char *slurp(const char *path, size_t *len) {
     unsigned char *p = malloc((size_t)n + 1);
     assert_non_null(p);
     assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    (void)fclose(f); /* read only */
     *len = (size_t)n;
     return p;
 }
@@ -325,10 +325,10 @@ static void test_decode_errors(void **state) {
     decode_expect("empty.jpg", NULL, SVDD_E_FORMAT, "empty");
 
     /* limits are checked on the header, before the pixels are allocated */
-    svdd_load_limits side = {0, 0, 15};
+    svdd_load_limits side = {0, 0, 15, {0, 0, 0, 0}};
     decode_expect("ok.png", &side, SVDD_E_LIMIT, "max_side");
     decode_expect("ok.jpg", &side, SVDD_E_LIMIT, "max_side");
-    svdd_load_limits bytes = {0, 16 * 16 * 3 - 1, 0};
+    svdd_load_limits bytes = {0, 16 * 16 * 3 - 1, 0, {0, 0, 0, 0}};
     decode_expect("ok.png", &bytes, SVDD_E_LIMIT, "max_pixel_bytes");
     decode_expect("ok.jpg", &bytes, SVDD_E_LIMIT, "max_pixel_bytes");
     decode_expect("ok.png", NULL, SVDD_OK, NULL);
@@ -394,18 +394,18 @@ static void test_decode_mutations(void **state) {
 /* A w x h grey PNG with all pixels v. */
 static void grey_png(const char *rel, int w, int h, unsigned char v) {
     char p[512];
-    unsigned char *px = malloc((size_t)(w * h));
+    unsigned char *px = malloc((size_t)w * h);
     assert_non_null(px);
-    memset(px, v, (size_t)(w * h));
+    memset(px, v, (size_t)w * h);
     write_png(at(p, sizeof p, rel), w, h, PNG_COLOR_TYPE_GRAY, 8, 0, px, (size_t)w, NULL, 0, NULL, 0);
     free(px);
 }
 
 static void grey_jpg(const char *rel, int w, int h, unsigned char v) {
     char p[512];
-    unsigned char *px = malloc((size_t)(w * h));
+    unsigned char *px = malloc((size_t)w * h);
     assert_non_null(px);
-    memset(px, v, (size_t)(w * h));
+    memset(px, v, (size_t)w * h);
     write_jpeg(at(p, sizeof p, rel), w, h, 1, px, 95);
     free(px);
 }
@@ -499,6 +499,9 @@ static void test_folder_errors(void **state) {
     grey_png("mixed/a/1.png", 6, 4, 1);
     grey_png("mixed/b/1.png", 4, 6, 1);
     load_expect("mixed", NULL, NULL, SVDD_E_FORMAT, "mixed/b/1.png: image is 1x6x4", "mixed/a/1.png");
+    /* keeping only a class that has no folder here (label 5 of two): an error, not a crash */
+    svdd_load_limits only5 = {0, 0, 0, {(uint64_t)1 << 5, 0, 0, 0}};
+    load_expect("mixed", NULL, &only5, SVDD_E_INVALID, "none of the classes to keep", NULL);
 
     mkdirs("chan/a");
     grey_png("chan/a/1.png", 4, 4, 1);
@@ -531,11 +534,11 @@ static void test_folder_errors(void **state) {
     grey_png("many/a/1.png", 4, 4, 1);
     grey_png("many/a/2.png", 4, 4, 1);
     grey_png("many/b/1.png", 4, 4, 1);
-    svdd_load_limits lim = {2, 0, 0};
+    svdd_load_limits lim = {2, 0, 0, {0, 0, 0, 0}};
     load_expect("many", NULL, &lim, SVDD_E_LIMIT, "max_images", NULL);
-    svdd_load_limits side = {0, 0, 3};
+    svdd_load_limits side = {0, 0, 3, {0, 0, 0, 0}};
     load_expect("many", NULL, &side, SVDD_E_LIMIT, "many/a/1.png", "max_side");
-    svdd_load_limits bytes = {0, 40, 0};
+    svdd_load_limits bytes = {0, 40, 0, {0, 0, 0, 0}};
     load_expect("many", NULL, &bytes, SVDD_E_LIMIT, "max_pixel_bytes", NULL);
 
     svdd_dataset *ds = NULL;

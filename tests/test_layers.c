@@ -299,6 +299,7 @@ static void test_threads_match_one_thread(void **state) {
     (void)state;
     const int B = 37, C = 4, H = 14, W = 14, Co = 6, K = 5, P = 2;
     for (int transposed = 0; transposed < 2; transposed++) {
+        /* cppcheck-suppress duplicateValueTernary ; both are 14 here ("same" padding), each formula for its layer */
         int Ho = transposed ? H - 1 - 2 * P + K : H + 2 * P - K + 1;
         size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Ho;
         float *x = malloc(nin * 4), *w = malloc(nw * 4), *g = malloc(nout * 4);

@@ -52,6 +52,7 @@ static svdd_fit_options short_schedule(svdd_method method) {
     o.svdd.n_milestones = 0;
     o.objective.warmup_epochs = 2;
     o.seed = 5;
+    o.threads = svdd_test_threads();
     o.dataset = "synthetic";
     o.normal_class = 0;
     return o;
@@ -153,7 +154,7 @@ static void test_pretrained_cache(void **state) {
     svdd_fit_options o = short_schedule(SVDD_METHOD_ONE_CLASS);
     o.ae.epochs = 3;
     o.svdd.epochs = 2;
-    o.threads = 1;
+    o.threads = svdd_test_threads();
     svdd_model *plain = NULL, *first = NULL, *cached = NULL;
     fit_ok(&plain, f->train, &o);
     o.pretrained_cache = path;
@@ -186,12 +187,12 @@ static void test_pretrained_cache(void **state) {
     FILE *fp = fopen(path, "r+b");
     assert_non_null(fp);
     assert_int_equal(ftruncate(fileno(fp), 100), 0);
-    fclose(fp);
+    assert_int_equal(fclose(fp), 0);
     fit_ok(&cached, f->train, &o);
     assert_same_model(plain, cached);
     svdd_model_free(cached), svdd_model_free(other), svdd_model_free(other_plain);
     svdd_model_free(plain), svdd_model_free(first);
-    remove(path);
+    (void)remove(path); /* clean-up */
     rmdir(dir);
 }
 

@@ -89,6 +89,10 @@ static void test_round_trip(void **state) {
     assert_true(i2.seed == 9);
     assert_true(m->fit.ae.epochs == 2 && m->fit.svdd.batch_size == 50 && m->fit.svdd.n_milestones == 1 &&
                 m->fit.svdd.milestones[0] == 50);
+    /* the statistics of the excess maps (a hybrid: four scores) come back bit for bit */
+    assert_int_equal(m->n_excess, 4);
+    assert_memory_equal(m->input_mean, f->model->input_mean, 784 * sizeof(float));
+    assert_memory_equal(m->excess_thr, f->model->excess_thr, 4 * 784 * sizeof(float));
     free(a), free(b), free(fa), free(fb);
     svdd_model_free(m);
 }
@@ -138,8 +142,17 @@ static void test_python_reads_it(void **state) {
         fprintf(out, ", \"svdd.mean_activation.encoder.%s\": {\"shape\": [%d, %d, %d], \"first\": [%.9g], \"sum\": %.17g}", ly->name,
                 ly->out_c, ly->out_h, ly->out_w, f->model->mean_act[i][0], s);
     }
+    const char *ex[2] = {"input_mean", "excess_threshold"};
+    const float *ev[2] = {f->model->input_mean, f->model->excess_thr};
+    for (int k = 0; k < 2; k++) {
+        size_t len = (size_t)(k ? f->model->n_excess : 1) * 784;
+        double s = 0;
+        for (size_t q = 0; q < len; q++) s += ev[k][q];
+        fprintf(out, ", \"svdd.explain.%s\": {\"shape\": [%d, 28, 28], \"first\": [%.9g], \"sum\": %.17g}", ex[k],
+                k ? f->model->n_excess : 1, ev[k][0], s);
+    }
     fprintf(out, "}}\n");
-    fclose(out);
+    assert_int_equal(fclose(out), 0); /* python3 reads the whole file next */
     char cmd[512];
     snprintf(cmd, sizeof cmd, "python3 '%s/tests/read_model.py' '%s' '%s'", SVDD_SOURCE_DIR, f->path, json);
     int rc = system(cmd);
@@ -231,6 +244,9 @@ static void test_refuses_bad_files(void **state) {
     expect(parse_modified(f, NULL, NULL, "encoder.conv1.weight", &nan, 0, &err), SVDD_E_NUMERIC, &err, "encoder.conv1.weight");
     expect(parse_modified(f, NULL, NULL, "svdd.center", &nan, 0, &err), SVDD_E_NUMERIC, &err, "svdd.center");
     expect(parse_modified(f, NULL, NULL, "decoder.deconv2.weight", NULL, 1, &err), SVDD_E_FORMAT, &err, "missing");
+    /* the excess-map statistics are optional (older files), but never one without the other */
+    expect(parse_modified(f, NULL, NULL, "svdd.explain.excess_threshold", NULL, 1, &err), SVDD_E_FORMAT, &err, "missing");
+    expect(parse_modified(f, NULL, NULL, "svdd.explain.input_mean", &nan, 0, &err), SVDD_E_NUMERIC, &err, "svdd.explain.input_mean");
     float neg = -1.0f;
     expect(parse_modified(f, NULL, NULL, "encoder.bn1.running_var", &neg, 0, &err), SVDD_E_FORMAT, &err, "negative variance");
     /* truncated at every 97th byte: never a crash, always a clear refusal */

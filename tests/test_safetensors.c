@@ -174,7 +174,7 @@ static void test_bytes(void **state) {
     unsigned char expect[8 + 80 + 8];
     memset(expect, 0, sizeof expect);
     expect[0] = 80;
-    memcpy(expect + 8, header, hl);
+    memcpy(expect + 8, header, hl); /* NOLINT(bugprone-not-null-terminated-result): file bytes, not a string */
     memset(expect + 8 + hl, ' ', 80 - hl);
     /* 1.0f = 0x3f800000, -2.0f = 0xc0000000, little-endian */
     const unsigned char data[8] = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0};

@@ -77,7 +77,7 @@ static void test_labels_and_masks(void **state) {
         svdd_dataset *ds = gen(9, 100, 300, sides[s]);
         const uint8_t *m = svdd_dataset_masks(ds), *px = svdd_dataset_pixels(ds);
         const int32_t *l = svdd_dataset_labels(ds);
-        size_t D = (size_t)(side * side);
+        size_t D = (size_t)side * side;
         assert_non_null(m);
         double mean_px = 0;
         for (size_t i = 0; i < 400; i++) {

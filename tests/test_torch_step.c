@@ -111,6 +111,15 @@ static const char *meta(const svdd__st *fx, const char *key) {
     return v;
 }
 
+/* A number of the metadata (strtod, as atof), failing the test unless the whole value is one. */
+static double meta_num(const svdd__st *fx, const char *key) {
+    const char *v = meta(fx, key);
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end) fail_msg("%s: metadata %s = '%s' is not a number", svdd__st_name(fx), key, v);
+    return d;
+}
+
 /* "step<s>.<what><name>", the fixture's name of a per-step tensor. */
 static void key(char *buf, size_t size, int step, const char *what, const char *name) {
     int n = snprintf(buf, size, "step%d.%s%s", step, what, name);
@@ -298,12 +307,12 @@ static void run_fixture(const char *file, report *r) {
     r->fx = fx;
     const char *network = meta(fx, "network");
     const int ae = strcmp(meta(fx, "objective"), "ae") == 0;
-    const int steps = atoi(meta(fx, "steps")), B = atoi(meta(fx, "batch"));
-    const float lr = (float)atof(meta(fx, "lr")), wd = (float)atof(meta(fx, "weight_decay"));
+    const int steps = (int)meta_num(fx, "steps"), B = (int)meta_num(fx, "batch");
+    const float lr = (float)meta_num(fx, "lr"), wd = (float)meta_num(fx, "weight_decay");
     const int formula = strcmp(meta(fx, "init"), "formula") == 0;
-    const size_t subset_max = (size_t)atol(meta(fx, "subset_max"));
+    const size_t subset_max = (size_t)meta_num(fx, "subset_max");
     const svdd_part part = ae ? SVDD_PART_ALL : SVDD_PART_ENCODER;
-    if (fabs(atof(meta(fx, "floor_frac")) - FLOOR_FRAC) > 1e-12) fail_msg("%s: made for another floor", file);
+    if (fabs(meta_num(fx, "floor_frac") - FLOOR_FRAC) > 1e-12) fail_msg("%s: made for another floor", file);
     printf("  %s: %s, %s objective, batch %d, %d steps, %s initial parameters, kink safety %s\n", file, network,
            ae ? "autoencoder" : "Deep SVDD", B, steps, formula ? "formula" : "stored", meta(fx, "kink_safety"));
 
@@ -350,11 +359,12 @@ static void run_fixture(const char *file, report *r) {
         p->stride = subset_stride(ti.len, subset_max);
         p->n_sub = (ti.len + p->stride - 1) / p->stride;
         p->sub = svdd__alloc(p->n_sub, sizeof(float));
-        p->fragile = calloc(p->n_sub, 1);
+        p->fragile = calloc(p->n_sub, 1); /* NOLINT(clang-analyzer-optin.portability.UnixAPI): n_sub >= 1 */
         assert_true(p->sub && p->fragile);
     }
 
-    const size_t D = svdd__stack_in_size(&net->enc), Z = svdd__stack_out_size(&net->enc);
+    /* (the analyser loses track of pt[], whose buffers are freed at the end) */
+    const size_t D = svdd__stack_in_size(&net->enc), Z = svdd__stack_out_size(&net->enc); /* NOLINT(clang-analyzer-unix.Malloc) */
     float *x = get(fx, "input", (size_t)B * D);
     float *c = ae ? NULL : get(fx, "c", Z);
     float *dout = svdd__alloc((size_t)B * D, sizeof(float));

@@ -234,6 +234,7 @@ static double kl_loss(void *vctx) {
             z += w;
             if (c->p[i * c->n + j] > 0) s += c->p[i * c->n + j] * log(c->p[i * c->n + j] / w);
         }
+    /* cppcheck-suppress invalidFunctionArg ; z sums n(n-1) > 0 positive terms */
     return s + log(z); /* sum p = 1 */
 }
 
@@ -374,7 +375,10 @@ static void test_benchmark(void **state) {
     const char *on = getenv("SVDD_TSNE_BENCH");
     if (!on || strcmp(on, "1") != 0) skip();
     const char *th = getenv("SVDD_TSNE_THREADS");
-    int threads = th ? atoi(th) : 2;
+    char *end = NULL;
+    long tl = th ? strtol(th, &end, 10) : 2;
+    if (th && (end == th || *end || tl < 1 || tl > 256)) fail_msg("SVDD_TSNE_THREADS must be 1..256, not '%s'", th);
+    int threads = (int)tl;
     bench_one(2000, 32, 0.0, threads);
     bench_one(2000, 32, 0.5, threads);
     bench_one(10000, 32, 0.5, threads);

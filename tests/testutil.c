@@ -21,6 +21,15 @@ const char *svdd_test_data_dir(void) {
     return d;
 }
 
+int svdd_test_threads(void) {
+    const char *s = getenv("SVDD_TEST_THREADS");
+    if (!s || !*s) return 1;
+    char *end;
+    long t = strtol(s, &end, 10);
+    if (*end || t < 1 || t > 256) fail_msg("SVDD_TEST_THREADS must be 1..256 (got '%s')", s);
+    return (int)t;
+}
+
 void svdd_test_path(char *buf, size_t size, const char *dir, const char *rel) {
     int n = snprintf(buf, size, "%s/%s", dir, rel);
     assert_true(n > 0 && (size_t)n < size);

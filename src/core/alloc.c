@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -51,29 +52,40 @@ svdd_status svdd__read_file(const char *path, size_t max_len, unsigned char **da
     *data = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return svdd__fail(err, SVDD_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        int e = errno;
+        return svdd__fail(err, SVDD_E_IO, "%s: cannot open: %s%s", path, strerror(e),
+                          e == ENOENT ? "; check the path" : e == EACCES ? "; check the file's permissions" : "");
+    }
+    /* fopen opens a folder too (on Linux), and ftell then reports a nonsense size. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        (void)fclose(f);
+        return svdd__fail(err, SVDD_E_IO, "%s: %s; give the path of a file", path,
+                          S_ISDIR(sb.st_mode) ? "is a folder, not a file" : "is not a regular file");
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
+        (void)fclose(f);
         return svdd__fail(err, SVDD_E_IO, "%s: cannot seek (is it a regular file?)", path);
     }
     long size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
+        (void)fclose(f);
         return svdd__fail(err, SVDD_E_IO, "%s: cannot determine the file size", path);
     }
     if ((unsigned long)size > max_len) {
-        fclose(f);
-        return svdd__fail(err, SVDD_E_LIMIT, "%s: file is %ld bytes, more than the limit of %zu", path,
-                          size, max_len);
+        (void)fclose(f);
+        return svdd__fail(err, SVDD_E_LIMIT, "%s: file is %ld bytes, more than the %zu bytes the size limits allow",
+                          path, size, max_len);
     }
     unsigned char *buf = malloc((size_t)size + 1);
     if (!buf) {
-        fclose(f);
+        (void)fclose(f);
         return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory reading %ld bytes", path, size);
     }
     size_t got = fread(buf, 1, (size_t)size, f);
     int read_error = ferror(f);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (got != (size_t)size || read_error) {
         free(buf);
         return svdd__fail(err, SVDD_E_IO, "%s: read %zu of %ld bytes", path, got, size);
@@ -87,6 +99,9 @@ svdd_status svdd__read_file(const char *path, size_t max_len, unsigned char **da
 svdd_status svdd__maybe_gunzip(unsigned char **data, size_t *len, size_t max_out, const char *name,
                                svdd_error *err) {
     if (*len < 2 || (*data)[0] != 0x1f || (*data)[1] != 0x8b) return SVDD_OK;
+    /* A caller without a limit passes SIZE_MAX; the buffer arithmetic below (max_out + 1, cap * 2)
+     * would wrap around and grow nothing, forever. No buffer near that size can exist anyway. */
+    if (max_out > SIZE_MAX / 4) max_out = SIZE_MAX / 4;
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     /* 16 + MAX_WBITS: accept the gzip wrapper only. */
@@ -138,8 +153,8 @@ svdd_status svdd__maybe_gunzip(unsigned char **data, size_t *len, size_t max_out
     inflateEnd(&zs);
     if (rc != Z_STREAM_END) {
         free(out);
-        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt or truncated gzip data (%s)", name,
-                          rc == Z_DATA_ERROR ? "data error" : "unexpected end");
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt or truncated gzip data (%s); the file is damaged, download it again",
+                          name, rc == Z_DATA_ERROR ? "data error" : "unexpected end");
     }
     out[used] = 0;
     free(*data);

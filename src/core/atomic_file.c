@@ -23,8 +23,50 @@ static void sync_dir_of(const char *path) {
     free(copy);
 }
 
+/* What to do about a failed write, after strerror. */
+static const char *write_hint(int e) {
+    switch (e) {
+    case ENOSPC:
+    case EDQUOT: return " (free some disk space and try again)";
+    case EFBIG: return " (the file size limit, ulimit -f, is too small; raise it or write elsewhere)";
+    case ENOENT: return "; the folder does not exist: create it or choose another path";
+    case ENOTDIR: return "; part of the path is a file, not a folder: choose another path";
+    case EACCES:
+    case EPERM:
+    case EROFS: return "; choose a folder you may write to";
+    }
+    return "";
+}
+
+/* A device or a pipe (/dev/stdout, /dev/full, a FIFO) has no folder entry to swap: renaming a
+ * temporary file over it would replace the device node itself. Such targets get the bytes
+ * directly; there is no torn regular file to protect. */
+static svdd_status write_direct(const char *path, const void *data, size_t len, svdd_error *err) {
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0) return svdd__fail(err, SVDD_E_IO, "%s: cannot open it for writing: %s%s", path, strerror(errno), write_hint(errno));
+    const unsigned char *p = data;
+    int e = 0;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            e = errno;
+            break;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) != 0 && !e) e = errno;
+    if (e) return svdd__fail(err, SVDD_E_IO, "%s: writing failed: %s%s", path, strerror(e), write_hint(e));
+    return SVDD_OK;
+}
+
 svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t len, svdd_error *err) {
     if (!path || !*path || (!data && len)) return svdd__fail(err, SVDD_E_INVALID, "svdd_write_file_atomic: no path or data");
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return svdd__fail(err, SVDD_E_IO, "%s: is a folder; give the path of a file to write", path);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return write_direct(path, data, len, err);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
     if (!tmp) return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory", path);
@@ -32,7 +74,8 @@ svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t le
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        svdd_status st = svdd__fail(err, SVDD_E_IO, "%s: cannot create a file there: %s", path, strerror(errno));
+        int e = errno;
+        svdd_status st = svdd__fail(err, SVDD_E_IO, "%s: cannot create a file there: %s%s", path, strerror(e), write_hint(e));
         free(tmp);
         return st;
     }
@@ -56,8 +99,7 @@ svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t le
     if (e) {
         unlink(tmp);
         free(tmp);
-        return svdd__fail(err, SVDD_E_IO, "%s: writing failed: %s%s", path, strerror(e),
-                          e == ENOSPC ? " (free some disk space and try again)" : "");
+        return svdd__fail(err, SVDD_E_IO, "%s: writing failed: %s%s", path, strerror(e), write_hint(e));
     }
     sync_dir_of(path);
     free(tmp);

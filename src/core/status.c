@@ -34,7 +34,8 @@ const char *svdd_status_string(svdd_status status) {
 
 const char *svdd_version(void) { return SVDD_VERSION_STRING; }
 
-svdd_status svdd__fail(svdd_error *err, svdd_status status, const char *fmt, ...) {
+/* (the name in parentheses: core.h defines a macro of this name for the static analyser) */
+svdd_status (svdd__fail)(svdd_error *err, svdd_status status, const char *fmt, ...) {
     if (err) {
         err->status = status;
         va_list ap;

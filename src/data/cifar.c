@@ -19,11 +19,15 @@ static const char *const cifar_names[CIFAR_CLASSES] = {"airplane", "automobile",
 
 /* Check one file's bytes: a nonzero whole number of records with labels 0..9. */
 static svdd_status check_records(const unsigned char *p, size_t len, const char *name, svdd_error *err) {
-    if (len == 0 || len % CIFAR_RECORD != 0)
+    if (len == 0)
+        return svdd__fail(err, SVDD_E_FORMAT,
+                          "%s: empty file, no CIFAR-10 records; the file is damaged, download it again", name);
+    if (len % CIFAR_RECORD != 0)
         return svdd__fail(err, SVDD_E_FORMAT,
                           "%s: %zu bytes is not a nonzero multiple of the %d-byte CIFAR-10 record (%zu "
-                          "records and %zu bytes left over); is this a CIFAR-10 binary batch "
-                          "(the python and CIFAR-100 versions differ)?",
+                          "records and %zu bytes left over); a truncated download, or not a CIFAR-10 "
+                          "binary batch (the python and CIFAR-100 versions differ): download the binary "
+                          "version again",
                           name, len, CIFAR_RECORD, len / CIFAR_RECORD, len % CIFAR_RECORD);
     size_t n = len / CIFAR_RECORD;
     for (size_t i = 0; i < n; i++) {
@@ -31,7 +35,7 @@ static svdd_status check_records(const unsigned char *p, size_t len, const char 
         if (label >= CIFAR_CLASSES)
             return svdd__fail(err, SVDD_E_FORMAT,
                               "%s: record %zu has label %u, but CIFAR-10 labels are 0..9 (a CIFAR-100 "
-                              "file, or a damaged one?)",
+                              "file, or a damaged one?); use the CIFAR-10 binary version",
                               name, i, label);
     }
     return SVDD_OK;
@@ -44,6 +48,22 @@ static void fill_records(svdd_dataset *ds, size_t first, const unsigned char *p,
         ds->labels[first + i] = r[0];
         memcpy(ds->pixels + (first + i) * CIFAR_PIXELS, r + 1, CIFAR_PIXELS);
     }
+}
+
+/* Keep only the records of kept labels, moved to the front, and give the rest of the buffer
+ * back: with one class kept, a 50000-image training set never holds more than one file plus that
+ * class. */
+static void drop_records(unsigned char **buf, size_t *len, const svdd_load_limits *lim) {
+    unsigned char *p = *buf;
+    size_t n = *len / CIFAR_RECORD, k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (svdd__keeps(lim, p[i * CIFAR_RECORD])) {
+            if (k != i) memmove(p + k * CIFAR_RECORD, p + i * CIFAR_RECORD, CIFAR_RECORD);
+            k++;
+        }
+    *len = k * CIFAR_RECORD;
+    unsigned char *q = realloc(p, *len ? *len : 1);
+    if (q) *buf = q; /* a failed shrink keeps the larger block, which is still valid */
 }
 
 static svdd_status finish(svdd_dataset *ds, svdd_error *err) {
@@ -101,6 +121,7 @@ svdd_status svdd_dataset_load_cifar10(svdd_dataset **out, const char *const *pat
         st = svdd__read_file(paths[f], max_bytes, &bufs[f], &lens[f], err);
         if (st == SVDD_OK) st = svdd__maybe_gunzip(&bufs[f], &lens[f], max_bytes, paths[f], err);
         if (st == SVDD_OK) st = check_records(bufs[f], lens[f], paths[f], err);
+        if (st == SVDD_OK && !svdd__keeps_all(&lim)) drop_records(&bufs[f], &lens[f], &lim);
         if (st == SVDD_OK) total += lens[f] / CIFAR_RECORD; /* bounded: every file fits in memory */
     }
     if (st != SVDD_OK) goto done;

@@ -24,6 +24,14 @@ struct svdd_dataset {
 /* The limits with zero fields replaced by the defaults. */
 svdd_load_limits svdd__limits_resolve(const svdd_load_limits *limits);
 
+/* Whether a loader with these (resolved) limits keeps every label, or label `label`. */
+static inline int svdd__keeps_all(const svdd_load_limits *l) {
+    return !(l->keep_labels[0] | l->keep_labels[1] | l->keep_labels[2] | l->keep_labels[3]);
+}
+static inline int svdd__keeps(const svdd_load_limits *l, int label) {
+    return svdd__keeps_all(l) || (label >= 0 && label < 256 && (l->keep_labels[label / 64] >> (label % 64) & 1));
+}
+
 /* An empty data set with room for n images of c x h x w (pixels and labels allocated, checked
  * against the limits); `name` is used in messages. n may be 0 (an empty selection). */
 svdd_status svdd__dataset_alloc(svdd_dataset **out, size_t n, int c, int h, int w,

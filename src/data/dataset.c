@@ -14,8 +14,9 @@
 #define DEFAULT_MAX_SIDE 4096u
 
 svdd_load_limits svdd__limits_resolve(const svdd_load_limits *limits) {
-    svdd_load_limits r = {DEFAULT_MAX_IMAGES, DEFAULT_MAX_PIXEL_BYTES, DEFAULT_MAX_SIDE};
+    svdd_load_limits r = {DEFAULT_MAX_IMAGES, DEFAULT_MAX_PIXEL_BYTES, DEFAULT_MAX_SIDE, {0, 0, 0, 0}};
     if (limits) {
+        memcpy(r.keep_labels, limits->keep_labels, sizeof r.keep_labels);
         if (limits->max_images) r.max_images = limits->max_images;
         if (limits->max_pixel_bytes) r.max_pixel_bytes = limits->max_pixel_bytes;
         if (limits->max_side) r.max_side = limits->max_side;
@@ -139,7 +140,7 @@ const uint8_t *svdd_dataset_masks(const svdd_dataset *ds) { return ds ? ds->mask
  * the class names. The source already passed its loader's limits, so the copy is not limited. */
 static svdd_status copy_selected(svdd_dataset **out, const svdd_dataset *ds, const uint8_t *keep,
                                  size_t count, svdd_error *err) {
-    const svdd_load_limits unlimited = {UINT64_MAX, UINT64_MAX, UINT32_MAX};
+    const svdd_load_limits unlimited = {UINT64_MAX, UINT64_MAX, UINT32_MAX, {0, 0, 0, 0}};
     svdd_dataset *r = NULL;
     svdd_status st = svdd__dataset_alloc(&r, count, ds->c, ds->h, ds->w, &unlimited, "data set copy", err);
     if (st != SVDD_OK) return st;

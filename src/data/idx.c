@@ -5,9 +5,11 @@
  * 0x00000803; labels are uint8 with NDIM 1: magic 0x00000801. The loader makes a 1 x rows x
  * columns grey data set. Every size is checked against the limits and the bytes present before
  * anything is allocated; files are parsed from memory, and gzip is detected by content. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "data.h"
 
@@ -61,25 +63,19 @@ static svdd_status idx_header(const unsigned char *p, size_t len, const char *na
     for (unsigned d = 0; d < ndim; d++) {
         dims[d] = be32(p + 4 + 4 * d);
         if (dims[d] == 0)
-            return svdd__fail(err, SVDD_E_FORMAT, "%s: IDX size %u of %s is zero", name, d, what);
+            return svdd__fail(err, SVDD_E_FORMAT,
+                              "%s: IDX size %u of %s is zero, so the file holds no %s; the file is damaged, "
+                              "download it again",
+                              name, d, what, d == 0 ? what : "pixels");
     }
     *header_len = hl;
     return SVDD_OK;
 }
 
-/* The parser behind both entry points, with one name per file for the messages. */
-static svdd_status parse_idx(svdd_dataset **out, const unsigned char *img, size_t img_len,
-                             const char *img_name, const unsigned char *lab, size_t lab_len,
-                             const char *lab_name, const svdd_load_limits *limits, svdd_error *err) {
-    *out = NULL;
-    svdd_load_limits lim = svdd__limits_resolve(limits);
-    uint32_t d[3], nl;
-    size_t ih, lh;
-    svdd_status st = idx_header(img, img_len, img_name, 3, d, &ih, err);
-    if (st != SVDD_OK) return st;
-    st = idx_header(lab, lab_len, lab_name, 1, &nl, &lh, err);
-    if (st != SVDD_OK) return st;
-
+/* The image tensor's sizes against the limits and the size of memory; *bytes = its pixel bytes. */
+static svdd_status check_dims(const uint32_t d[3], const svdd_load_limits *limp, const char *img_name, size_t *bytes_out,
+                              svdd_error *err) {
+    const svdd_load_limits lim = *limp;
     /* Limits before the byte count, so that a header asking for too much says so (and a loader
      * reading the header alone could stop there). */
     if (d[0] > lim.max_images)
@@ -100,6 +96,25 @@ static svdd_status parse_idx(svdd_dataset **out, const unsigned char *img, size_
                           "the limit of %llu pixel bytes (raise max_pixel_bytes)",
                           img_name, (unsigned)d[0], (unsigned)d[1], (unsigned)d[2], bytes,
                           (unsigned long long)lim.max_pixel_bytes);
+    *bytes_out = bytes;
+    return SVDD_OK;
+}
+
+/* The parser behind both entry points, with one name per file for the messages. */
+static svdd_status parse_idx(svdd_dataset **out, const unsigned char *img, size_t img_len,
+                             const char *img_name, const unsigned char *lab, size_t lab_len,
+                             const char *lab_name, const svdd_load_limits *limits, svdd_error *err) {
+    *out = NULL;
+    svdd_load_limits lim = svdd__limits_resolve(limits);
+    uint32_t d[3], nl;
+    size_t ih, lh;
+    svdd_status st = idx_header(img, img_len, img_name, 3, d, &ih, err);
+    if (st != SVDD_OK) return st;
+    st = idx_header(lab, lab_len, lab_name, 1, &nl, &lh, err);
+    if (st != SVDD_OK) return st;
+
+    size_t bytes;
+    if ((st = check_dims(d, &lim, img_name, &bytes, err)) != SVDD_OK) return st;
 
     size_t body = img_len - ih;
     if (body != bytes)
@@ -161,6 +176,86 @@ static svdd_status read_maybe_gz(const char *path, size_t max_len, unsigned char
     return st;
 }
 
+/* The images of the kept labels only, read through zlib's gz reader (which passes raw files
+ * through unchanged) one image at a time: one class of MNIST then takes a tenth of the memory of
+ * the whole set, and neither the compressed nor the whole decompressed file is ever held. The
+ * labels file (one byte per image) is read whole. The checks are those of parse_idx; a
+ * compressed file's length is only known at its end, so truncation is found while reading. */
+static svdd_status load_idx_kept(svdd_dataset **out, const char *images_path, const char *labels_path,
+                                 const svdd_load_limits *lim, size_t max_lab, svdd_error *err) {
+    unsigned char *lab = NULL, hdr[16], *skip = NULL;
+    size_t lab_len = 0, ih, lh, bytes;
+    uint32_t d[3], nl;
+    svdd_dataset *ds = NULL;
+    gzFile gz = NULL;
+    svdd_status st = read_maybe_gz(labels_path, max_lab, &lab, &lab_len, err);
+    if (st == SVDD_OK) st = idx_header(lab, lab_len, labels_path, 1, &nl, &lh, err);
+    if (st == SVDD_OK && lab_len - lh != nl)
+        st = svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u labels but %zu bytes follow; the file is damaged, "
+                        "download it again", labels_path, lab_len - lh < nl ? "truncated" : "trailing bytes", (unsigned)nl,
+                        lab_len - lh);
+    if (st != SVDD_OK) goto done;
+    if (!(gz = gzopen(images_path, "rb"))) {
+        st = svdd__fail(err, SVDD_E_IO, "%s: cannot open: %s", images_path, strerror(errno));
+        goto done;
+    }
+    int got = gzread(gz, hdr, sizeof hdr);
+    if (got < 0) {
+        int zerr;
+        st = svdd__fail(err, SVDD_E_FORMAT, "%s: cannot read: %s", images_path, gzerror(gz, &zerr));
+        goto done;
+    }
+    if ((st = idx_header(hdr, (size_t)got, images_path, 3, d, &ih, err)) != SVDD_OK) goto done;
+    if ((st = check_dims(d, lim, images_path, &bytes, err)) != SVDD_OK) goto done;
+    if (nl != d[0]) {
+        st = svdd__fail(err, SVDD_E_FORMAT, "%s: %u labels for the %u images of %s; do the two files belong to the "
+                        "same split (train/t10k)?", labels_path, (unsigned)nl, (unsigned)d[0], images_path);
+        goto done;
+    }
+    const size_t D = (size_t)d[1] * d[2]; /* bounded by check_dims */
+    size_t kept = 0;
+    int max_label = 0;
+    for (size_t i = 0; i < nl; i++) {
+        kept += svdd__keeps(lim, lab[lh + i]);
+        if (lab[lh + i] > max_label) max_label = lab[lh + i];
+    }
+    if ((st = svdd__dataset_alloc(&ds, kept, 1, (int)d[1], (int)d[2], lim, images_path, err)) != SVDD_OK) goto done;
+    if (!(skip = malloc(D))) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0, k = 0; i < nl; i++) {
+        const int keep = svdd__keeps(lim, lab[lh + i]);
+        unsigned char *dst = keep ? ds->pixels + k * D : skip;
+        /* D <= max_side^2 fits gzread's unsigned length */
+        got = gzread(gz, dst, (unsigned)D);
+        if (got != (int)D) {
+            int zerr;
+            const char *why = got < 0 ? gzerror(gz, &zerr) : "the file ends there";
+            st = svdd__fail(err, SVDD_E_FORMAT, "%s: truncated: header says %u images of %ux%u but image %zu cannot be "
+                            "read (%s); the file is damaged, download it again", images_path, (unsigned)d[0], (unsigned)d[1],
+                            (unsigned)d[2], i, why);
+            goto done;
+        }
+        if (keep) ds->labels[k++] = lab[lh + i];
+    }
+    if (gzread(gz, hdr, 1) != 0) {
+        st = svdd__fail(err, SVDD_E_FORMAT, "%s: trailing bytes after the %u images of %ux%u the header announces; "
+                        "the file is damaged, download it again", images_path, (unsigned)d[0], (unsigned)d[1], (unsigned)d[2]);
+        goto done;
+    }
+    ds->n_classes = max_label + 1;
+    *out = ds;
+    ds = NULL;
+    svdd__ok(err);
+done:
+    if (gz) gzclose(gz);
+    svdd_dataset_free(ds);
+    free(skip);
+    free(lab);
+    return st;
+}
+
 svdd_status svdd_dataset_load_idx(svdd_dataset **out, const char *images_path, const char *labels_path,
                                   const svdd_load_limits *limits, svdd_error *err) {
     if (!out) return svdd__fail(err, SVDD_E_INVALID, "svdd_dataset_load_idx: out is NULL");
@@ -171,6 +266,7 @@ svdd_status svdd_dataset_load_idx(svdd_dataset **out, const char *images_path, c
     /* The header is 16 bytes; a file larger than header + limit cannot load anyway. */
     size_t max_img = lim.max_pixel_bytes > SIZE_MAX - 16 ? SIZE_MAX : (size_t)lim.max_pixel_bytes + 16;
     size_t max_lab = lim.max_images > SIZE_MAX - 8 ? SIZE_MAX : (size_t)lim.max_images + 8;
+    if (!svdd__keeps_all(&lim)) return load_idx_kept(out, images_path, labels_path, &lim, max_lab, err);
     unsigned char *img = NULL, *lab = NULL;
     size_t img_len = 0, lab_len = 0;
     svdd_status st = read_maybe_gz(images_path, max_img, &img, &img_len, err);

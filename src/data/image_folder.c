@@ -42,6 +42,7 @@ typedef struct img_decoder {
     int c, h, w;
     const unsigned char *src; /* libpng's memory source */
     size_t src_len, src_pos;
+    /* NOLINTNEXTLINE(bugprone-branch-clone): equal only where libjpeg's JMSG_LENGTH_MAX is 200 */
     char msg[JMSG_LENGTH_MAX > 200 ? JMSG_LENGTH_MAX : 200]; /* the codec's last error */
     struct jpeg_decompress_struct jpg;
     struct jpeg_err jerr;
@@ -112,7 +113,7 @@ static svdd_status decode_png(img_decoder *dec, const unsigned char *data, size_
     /* png and info are not changed between here and any longjmp. */
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
-        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt PNG: %s", name, dec->msg);
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt PNG: %s; replace or remove the file", name, dec->msg);
     }
     png_set_read_fn(png, dec, png_read_cb);
     /* Our own limits decide, with SVDD_E_LIMIT, rather than libpng's built-in 1,000,000. */
@@ -181,7 +182,7 @@ static svdd_status decode_jpeg(img_decoder *dec, const unsigned char *data, size
     ci->client_data = dec;
     if (setjmp(dec->jerr.jb)) {
         jpeg_destroy_decompress(ci);
-        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt JPEG: %s", name, dec->msg);
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt JPEG: %s; replace or remove the file", name, dec->msg);
     }
     jpeg_create_decompress(ci);
     ci->client_data = dec;
@@ -229,8 +230,10 @@ static svdd_status decode(img_decoder *dec, const unsigned char *data, size_t le
     if (len >= 8 && memcmp(data, png_sig, 8) == 0) return decode_png(dec, data, len, name, lim, err);
     if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
         return decode_jpeg(dec, data, len, name, lim, err);
-    if (len == 0) return svdd__fail(err, SVDD_E_FORMAT, "%s: empty file, not a PNG or JPEG image", name);
-    return svdd__fail(err, SVDD_E_FORMAT, "%s: not a PNG or JPEG image (it starts with bytes %02x %02x %02x)",
+    if (len == 0)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: empty file, not a PNG or JPEG image; replace or remove the file", name);
+    return svdd__fail(err, SVDD_E_FORMAT,
+                      "%s: not a PNG or JPEG image (it starts with bytes %02x %02x %02x); only PNG and JPEG are read",
                       name, data[0], len > 1 ? data[1] : 0, len > 2 ? data[2] : 0);
 }
 
@@ -307,11 +310,10 @@ static int cmp_str(const void *a, const void *b) {
 static char *path_join(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     int slash = la > 0 && a[la - 1] != '/';
-    char *p = malloc(la + (size_t)slash + lb + 1);
+    size_t n = la + (size_t)slash + lb + 1;
+    char *p = malloc(n);
     if (!p) return NULL;
-    memcpy(p, a, la);
-    if (slash) p[la] = '/';
-    memcpy(p + la + (size_t)slash, b, lb + 1);
+    snprintf(p, n, "%s%s%s", a, slash ? "/" : "", b);
     return p;
 }
 
@@ -461,7 +463,8 @@ svdd_status svdd_dataset_load_folder(svdd_dataset **out, const char *root, const
             if (!l) st = svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory listing images", base);
             else labels = l, labels_cap = cap;
         }
-        for (size_t i = 0; st == SVDD_OK && i < files.n; i++) {
+        /* images of classes the caller does not keep are never decoded */
+        for (size_t i = 0; st == SVDD_OK && svdd__keeps(&lim, (int)k) && i < files.n; i++) {
             labels[paths.n] = (int32_t)k;
             if (!strvec_push(&paths, path_join(cdir, files.v[i])))
                 st = svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory listing images", base);
@@ -469,6 +472,12 @@ svdd_status svdd_dataset_load_folder(svdd_dataset **out, const char *root, const
         free(cdir);
         strvec_free(&files);
         if (st != SVDD_OK) goto done;
+    }
+    if (paths.n == 0) {
+        /* keep_labels named no class present here: there is no image to take the shape from
+         * (this used to dereference the data set that was never allocated) */
+        st = svdd__fail(err, SVDD_E_INVALID, "%s: none of the classes to keep has a class folder here", base);
+        goto done;
     }
 
     dec = calloc(1, sizeof *dec);

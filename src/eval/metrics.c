@@ -91,7 +91,7 @@ svdd_status svdd_metrics_compute(svdd_metrics *m, const float *scores, const int
         if (p[i].y == 1) flagged ? m->tp++ : m->fn++;
         else flagged ? m->fp++ : m->tn++;
     }
-    m->precision = m->tp + m->fp ? (double)m->tp / (double)(m->tp + m->fp) : 0.0;
+    m->precision = m->tp + m->fp != 0 ? (double)m->tp / (double)(m->tp + m->fp) : 0.0;
     m->recall = m->tpr = (double)m->tp / (double)P;
     m->fpr = (double)m->fp / (double)N;
     m->f1 = f1_of(m->tp, m->fp, m->fn);

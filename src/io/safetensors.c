@@ -266,13 +266,15 @@ static svdd_status parse_owned(svdd__st **out, unsigned char *bytes, size_t len,
     }
     const uint64_t hlen = read_le64(bytes);
     if (hlen > SVDD__ST_MAX_HEADER) {
-        rc = svdd__fail(err, SVDD_E_LIMIT, "%s: safetensors header of %llu bytes exceeds the limit of %llu", f,
-                        (unsigned long long)hlen, (unsigned long long)SVDD__ST_MAX_HEADER);
+        rc = svdd__fail(err, SVDD_E_LIMIT,
+                        "%s: not a safetensors file: its first 8 bytes give a header of %llu bytes, more than the limit "
+                        "of %llu; check that the path names the right file",
+                        f, (unsigned long long)hlen, (unsigned long long)SVDD__ST_MAX_HEADER);
         goto done;
     }
     if (hlen > len - 8) {
         rc = svdd__fail(err, SVDD_E_FORMAT,
-                        "%s: safetensors header length %llu is more than the %zu bytes after it (truncated or not safetensors)",
+                        "%s: safetensors header length %llu is more than the %zu bytes after it (a truncated file, or not safetensors)",
                         f, (unsigned long long)hlen, len - 8);
         goto done;
     }
@@ -356,8 +358,9 @@ static svdd_status parse_owned(svdd__st **out, unsigned char *bytes, size_t len,
         const svdd__st_tensor *t = &st->tensors[i];
         if (!t->nbytes) continue;
         if (prev && t->data < prev->data + prev->nbytes) {
-            rc = svdd__fail(err, SVDD_E_FORMAT, "%s: tensors \"%.64s\" and \"%.64s\" overlap in the data buffer", f,
-                            prev->name, t->name);
+            rc = svdd__fail(err, SVDD_E_FORMAT,
+                            "%s: tensors \"%.64s\" and \"%.64s\" overlap in the data buffer (a damaged or hand-edited file)",
+                            f, prev->name, t->name);
             goto done;
         }
         prev = t;
@@ -461,6 +464,7 @@ static void shape_text(char *buf, size_t size, int ndim, const int64_t *s64, con
     int w = snprintf(buf, size, "[");
     used = w > 0 ? (size_t)w : 0;
     for (int i = 0; i < ndim && used < size; i++) {
+        /* cppcheck-suppress nullPointer ; callers pass one of s64, s32 */
         long long v = s64 ? (long long)s64[i] : (long long)s32[i];
         w = snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", v);
         if (w < 0) return;

@@ -2,7 +2,9 @@
  *
  * The rows copied here are 4 to 32 floats long: plain loops beat a libc call per row, so GCC is
  * told not to turn them back into memcpy/memset calls. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such pass (nor the pragma) */
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
 #include <string.h>
 
 #include "kernels.h"

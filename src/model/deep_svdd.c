@@ -83,14 +83,13 @@ typedef struct svdd_ctx {
     svdd_net *net;
     const float *c;
     const svdd_objective *obj;
-    const svdd_train_options *opt;
     svdd_part part;
     float *dist;  /* (2B): distances, then scratch for the radius quantile */
     float *dpred; /* hybrid: (B, input size) reconstruction gradient */
     double R;
 } svdd_ctx;
 
-static double svdd_step(void *p, const float *batch, int bs, int epoch, double lr) {
+static double svdd_step(void *p, const float *batch, int bs, int epoch) {
     svdd_ctx *k = p;
     svdd_net *net = k->net;
     const svdd_method method = k->obj->method;
@@ -140,7 +139,7 @@ static double svdd_step(void *p, const float *batch, int bs, int epoch, double l
     }
     if (!isfinite(l)) return l;
     svdd__stack_backward(net, &net->enc, dz, bs, 0, 0, 1);
-    svdd__net_adam_step(net, k->part, (float)lr, (float)k->opt->weight_decay, k->opt->amsgrad);
+    /* R comes from this batch's distances alone, so it may change before the loop's Adam step */
     if (method == SVDD_METHOD_SOFT_BOUNDARY && epoch >= k->obj->warmup_epochs)
         k->R = radius_from_batch(dist, bs, k->obj->nu, dist + bs);
     return l;
@@ -148,6 +147,12 @@ static double svdd_step(void *p, const float *batch, int bs, int epoch, double l
 
 svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const float *c, const svdd_objective *obj,
                                  const svdd_train_options *opt, double *radius, svdd_error *err) {
+    return svdd__deep_svdd_train_hooked(net, x, n, c, obj, opt, radius, NULL, err);
+}
+
+svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n, const float *c,
+                                         const svdd_objective *obj, const svdd_train_options *opt, double *radius,
+                                         const svdd__loop_hook *hook, svdd_error *err) {
     if (!net || !x || !c || !obj || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_train: NULL argument");
     const svdd_method method = obj->method;
     if (method < SVDD_METHOD_ONE_CLASS || method > SVDD_METHOD_HYBRID)
@@ -160,7 +165,7 @@ svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const 
             return svdd__fail(err, SVDD_E_INVALID, "mu1 and mu2 must be >= 0, not both 0 (got %g, %g)", obj->mu1, obj->mu2);
     }
     const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
-    svdd_ctx k = {net, c, obj, opt, method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER, NULL, NULL,
+    svdd_ctx k = {net, c, obj, method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER, NULL, NULL,
                   radius ? *radius : 0.0};
     /* only the encoder trains, except for the hybrid whose decoder takes part in the loss */
     k.dist = svdd__alloc((size_t)B * 2, sizeof(float));
@@ -169,7 +174,11 @@ svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const 
         free(k.dist), free(k.dpred);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for training buffers");
     }
-    svdd_status st = svdd__train_loop(net, x, n, opt, 0x5dd, "Deep SVDD", svdd_step, &k, err);
+    /* a checkpoint saves R as the step keeps it */
+    svdd__loop_hook h;
+    if (hook) h = *hook, h.radius = &k.R;
+    svdd_status st = svdd__train_loop(net, x, n, opt, SVDD__STREAM_SVDD, k.part, "Deep SVDD training", svdd_step, &k,
+                                      hook ? &h : NULL, err);
     if (st == SVDD_OK && radius && method == SVDD_METHOD_SOFT_BOUNDARY) *radius = k.R;
     free(k.dist), free(k.dpred);
     return st;

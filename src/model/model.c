@@ -7,6 +7,7 @@
 
 #include "../core/stats.h"
 #include "../data/data.h"
+#include "checkpoint.h"
 #include "model.h"
 #include "train.h"
 
@@ -118,6 +119,7 @@ void svdd_model_free(svdd_model *m) {
     if (m->mean_act && m->net)
         for (int i = 0; i < m->net->enc.n; i++) free(m->mean_act[i]);
     free(m->mean_act);
+    free(m->input_mean), free(m->excess_thr);
     svdd_net_free(m->net);
     free(m->center);
     free(m->cal_dist);
@@ -258,11 +260,14 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     svdd_status st;
     float *xtr = NULL, *xcal = NULL, *dist = NULL, *recon = NULL, *lat = NULL;
     uint32_t *idx = NULL;
+    svdd__fit_ckpt fc;
+    memset(&fc, 0, sizeof fc);
     m->objective = opt->objective;
     m->hybrid_score = opt->hybrid_score;
     m->seed = opt->seed;
     m->fit = *opt;
     m->fit.spec = NULL, m->fit.spec_name = NULL, m->fit.dataset = NULL, m->fit.pretrained_cache = NULL;
+    m->fit.checkpoint_path = m->fit.resume_path = NULL, m->fit.log = NULL, m->fit.log_user = NULL;
     m->fit.ae.on_epoch = m->fit.svdd.on_epoch = NULL;
     m->fit.ae.log = m->fit.svdd.log = NULL;
     m->fit.ae.on_epoch_user = m->fit.svdd.on_epoch_user = m->fit.ae.log_user = m->fit.svdd.log_user = NULL;
@@ -309,9 +314,14 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     ae.threads = so.threads = opt->threads;
     ae.seed = opt->seed;
     so.seed = opt->seed + 1;
-    if (m->net->dec.n && ae.epochs > 0) {
+    /* a resumed run continues inside the phase its checkpoint was written in */
+    if ((st = svdd__fit_ckpt_begin(&fc, m->net, opt, xtr, n_tr, err)) != SVDD_OK) goto fail;
+    const int resume_objective = svdd__fit_ckpt_resumes(&fc, SVDD__PHASE_OBJECTIVE);
+    if (m->net->dec.n && ae.epochs > 0 && !resume_objective) {
         int cached = 0;
-        if ((st = svdd__pretrain_cached(m->net, xtr, n_tr, &ae, opt->pretrained_cache, &cached, err)) != SVDD_OK) goto fail;
+        if ((st = svdd__pretrain_cached(m->net, xtr, n_tr, &ae, opt->pretrained_cache,
+                                        svdd__fit_ckpt_hook(&fc, SVDD__PHASE_PRETRAIN, NULL), &cached, err)) != SVDD_OK)
+            goto fail;
     }
     const int L = svdd_net_latent_dim(m->net);
     m->center = malloc((size_t)L * sizeof(float));
@@ -319,9 +329,14 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
         st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
         goto fail;
     }
-    if ((st = svdd_center_init(m->net, xtr, n_tr, opt->center_eps, m->center, err)) != SVDD_OK) goto fail;
-    m->radius = 0;
-    if ((st = svdd_deep_svdd_train(m->net, xtr, n_tr, m->center, &opt->objective, &so, &m->radius, err)) != SVDD_OK) goto fail;
+    if (resume_objective)
+        memcpy(m->center, fc.resume.center, (size_t)L * sizeof(float));
+    else if ((st = svdd_center_init(m->net, xtr, n_tr, opt->center_eps, m->center, err)) != SVDD_OK)
+        goto fail;
+    m->radius = resume_objective ? fc.resume.pos.radius : 0;
+    if ((st = svdd__deep_svdd_train_hooked(m->net, xtr, n_tr, m->center, &opt->objective, &so, &m->radius,
+                                           svdd__fit_ckpt_hook(&fc, SVDD__PHASE_OBJECTIVE, m->center), err)) != SVDD_OK)
+        goto fail;
 
     /* statistics of the normal training images: latent Gaussian and hybrid standardisation */
     dist = svdd__alloc(n_tr, sizeof(float));
@@ -339,6 +354,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     /* a zero spread would divide by zero; the term then carries no information anyway */
     if (!(m->dist_std > 0)) m->dist_std = 1;
     if (!(m->recon_std > 0)) m->recon_std = 1;
+    /* after the Gaussian and the standardisation: the explained scores use them */
+    if ((st = svdd__explain_fit(m, xtr, n_tr, err)) != SVDD_OK) goto fail;
 
     /* calibration scores */
     if (n_cal) {
@@ -358,10 +375,13 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     }
     if ((st = svdd_model_set_threshold(m, opt->threshold, opt->target_fpr, err)) != SVDD_OK) goto fail;
     free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    svdd__fit_ckpt_end(&fc);
     *out = m;
     return SVDD_OK;
 fail:
+    st = svdd__fit_ckpt_explain(&fc, st, err);
     free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    svdd__fit_ckpt_end(&fc);
     svdd_model_free(m);
     return st;
 }

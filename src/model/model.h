@@ -23,6 +23,12 @@ struct svdd_model {
     /* mean feature maps over the normal training images (evaluation mode) of every encoder
      * activation layer with spatial maps, indexed by layer; NULL elsewhere (Grad-CAM baselines) */
     float **mean_act;
+    /* statistics of the input-level excess maps (SVDD_CAM_EXCESS), from the normal training
+     * images: their mean (preprocessed, C x H x W), and per explainable score (n_excess rows, the
+     * order of svdd__explain_score_count) the per-pixel threshold on relevance shares (H x W).
+     * NULL in models saved before they existed. */
+    float *input_mean, *excess_thr;
+    int n_excess;
     svdd_threshold_kind threshold_kind;
     double target_fpr, threshold;
     /* provenance */
@@ -39,6 +45,13 @@ double svdd__model_base_score(const svdd_model *m, double dist, double recon);
 int svdd__model_keeps_mean_act(const svdd_net *net, int i);
 /* Compute the mean feature maps over n preprocessed images. */
 svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, svdd_error *err);
+/* Explanations (src/eval/gradcam.c): how many scores a model can be switched between (rows of
+ * excess_thr: distance, Mahalanobis, and for hybrids the sum and the reconstruction error); fit
+ * the excess-map statistics on n preprocessed normal images; d S / d x of the model's current
+ * score for B <= 50 preprocessed images (gx B x input size, s the scores, may be NULL). */
+int svdd__explain_score_count(const svdd_model *m);
+svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_error *err);
+svdd_status svdd__score_input_grad(svdd_model *m, const float *x, int B, float *gx, float *s, svdd_error *err);
 /* Allocate an empty model (all pointers NULL). */
 svdd_model *svdd__model_new(void);
 

@@ -40,6 +40,8 @@ static void put_train(meta_writer *mw, const char *prefix, const svdd_train_opti
     snprintf(key, sizeof key, "%s.weight_decay", prefix), put_num(mw, key, o->weight_decay);
     snprintf(key, sizeof key, "%s.amsgrad", prefix), put_num(mw, key, o->amsgrad);
     snprintf(key, sizeof key, "%s.gamma", prefix), put_num(mw, key, o->gamma);
+    /* only when on, so that a model trained without clipping is the file it always was */
+    if (o->clip_grad_norm > 0) snprintf(key, sizeof key, "%s.clip_grad_norm", prefix), put_num(mw, key, o->clip_grad_norm);
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < o->n_milestones && i < 8; i++)
@@ -72,6 +74,11 @@ svdd_status svdd_model_save(const svdd_model *m, const char *path, svdd_error *e
         char name[96];
         snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
         mw.st = svdd__st_writer_add_f32(w, name, 3, ashape, m->mean_act[i], err);
+    }
+    if (m->input_mean && m->excess_thr && mw.st == SVDD_OK) {
+        int ishape[3] = {net->enc.in_c, net->enc.in_h, net->enc.in_w}, tshape[3] = {m->n_excess, net->enc.in_h, net->enc.in_w};
+        mw.st = svdd__st_writer_add_f32(w, "svdd.explain.input_mean", 3, ishape, m->input_mean, err);
+        if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add_f32(w, "svdd.explain.excess_threshold", 3, tshape, m->excess_thr, err);
     }
     int cshape[1] = {(int)m->n_cal};
     if (m->n_cal) {
@@ -125,6 +132,7 @@ typedef struct reader {
     const svdd__st *st;
     const char *name;
     svdd_error *err;
+    int hinted; /* the message already says what to do */
 } reader;
 
 static svdd_status get_str(reader *r, const char *key, const char **out) {
@@ -169,6 +177,8 @@ static svdd_status get_train(reader *r, const char *prefix, svdd_train_options *
     NUM(weight_decay, 0, 1);
     NUM(gamma, 0, 1);
 #undef NUM
+    snprintf(key, sizeof key, "%s.clip_grad_norm", prefix);
+    if (svdd__st_meta(r->st, key) && (st = get_num(r, key, 0, 1e30, &o->clip_grad_norm)) != SVDD_OK) return st;
     snprintf(key, sizeof key, "%s.epochs", prefix);
     if ((st = get_int(r, key, 0, 1e6, &o->epochs)) != SVDD_OK) return st;
     snprintf(key, sizeof key, "%s.batch_size", prefix);
@@ -201,13 +211,71 @@ static svdd_status read_f64(reader *r, const char *name, double *dst, size_t n) 
     return SVDD_OK;
 }
 
+/* The network is allocated and initialised (five float mirrors of its parameters) before its
+ * tensors are read, and a spec may ask for up to 2^28 parameters: a file of a few hundred bytes
+ * naming a large network would cost gigabytes before any tensor is found missing. So the spec's
+ * parameter and statistics count is checked against the bytes of the file's tensors first. */
+static svdd_status check_spec_fits(reader *r, const char *spec, const char *where) {
+    svdd_net probe;
+    memset(&probe, 0, sizeof probe);
+    svdd_status st = svdd__spec_parse(&probe, spec, where, r->err);
+    /* tensors never overlap inside the file, so their sizes add up to at most its length */
+    size_t have = 0;
+    for (int i = 0; i < svdd__st_count(r->st); i++) have += svdd__st_at(r->st, i)->nbytes;
+    /* both counts are bounded by the spec's limits (2^28 parameters, 64 layers), far from overflow */
+    const uint64_t need = ((uint64_t)probe.n_params + probe.n_state) * sizeof(float);
+    if (st == SVDD_OK && need > have) {
+        /* Most often the weights are simply another network's: name the first tensor the spec
+         * wants that the file lacks or shapes otherwise, as the full check would. */
+        char which[256] = "";
+        for (int i = 0; i < svdd__net_tensor_count(&probe) && !which[0]; i++) {
+            svdd__tensor_info t;
+            svdd__net_tensor(&probe, i, &t);
+            const svdd__st_tensor *ft = svdd__st_find(r->st, t.name);
+            int same = ft && ft->ndim == t.ndim;
+            for (int k = 0; same && k < t.ndim; k++) same = ft->shape[k] == (int64_t)t.shape[k];
+            if (same) continue;
+            char want[96] = "[";
+            for (int k = 0; k < t.ndim; k++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", t.shape[k]);
+            snprintf(which, sizeof which, "tensor '%s' %s where the spec needs %s]; ", t.name,
+                     ft ? "has another shape" : "is missing", want);
+        }
+        r->hinted = 1;
+        st = svdd__fail(r->err, SVDD_E_FORMAT,
+                        "%s: %sthe network spec stored in the model needs %zu parameters and %zu batch-norm statistics "
+                        "(%llu bytes) but the file's tensors hold only %zu bytes: the weights are for another "
+                        "architecture (or the file was damaged or edited); train the model again",
+                        r->name, which, probe.n_params, probe.n_state, (unsigned long long)need, have);
+    }
+    free(probe.enc.layers);
+    free(probe.dec.layers);
+    return st;
+}
+
+/* Tensor `name` must hold exactly n values; checked before the buffer for them is allocated, so
+ * that only the file's own bytes (never a size taken from the spec alone) bound the allocation. */
+static svdd_status check_numel(reader *r, const char *name, size_t n) {
+    const svdd__st_tensor *t = svdd__st_find(r->st, name);
+    if (!t) return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing", r->name, name);
+    if (t->numel != n)
+        return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' holds %zu values but this model needs %zu", r->name, name,
+                          t->numel, n);
+    return SVDD_OK;
+}
+
 static svdd_status read_model(svdd_model *m, reader *r) {
     svdd_status st;
     const char *s;
     double v = 0;
-    if ((st = get_str(r, "format", &s)) != SVDD_OK) return st;
-    if (strcmp(s, MODEL_FORMAT) != 0)
-        return svdd__fail(r->err, SVDD_E_FORMAT, "%s: not an svdd model (format '%.40s')", r->name, s);
+    s = svdd__st_meta(r->st, "format");
+    if (!s || strcmp(s, MODEL_FORMAT) != 0) {
+        r->hinted = 1;
+        return svdd__fail(r->err, SVDD_E_FORMAT,
+                          "%s: a safetensors file but not an svdd model (metadata 'format' is '%.40s', not '%s'); "
+                          "give a model written by svdd train",
+                          r->name, s ? s : "", MODEL_FORMAT);
+    }
     int version = 0;
     if ((st = get_int(r, "format_version", 0, 1e9, &version)) != SVDD_OK) return st;
     if (version != MODEL_FORMAT_VERSION)
@@ -219,6 +287,7 @@ static svdd_status read_model(svdd_model *m, reader *r) {
     snprintf(m->spec_name, sizeof m->spec_name, "%s", spec_name);
     char where[300];
     snprintf(where, sizeof where, "%s (network spec)", r->name);
+    if ((st = check_spec_fits(r, spec, where)) != SVDD_OK) return st;
     if ((st = svdd_net_create(&m->net, spec, where, 0, r->err)) != SVDD_OK) return st;
     /* every network tensor, with its exact shape */
     for (int i = 0; i < svdd__net_tensor_count(m->net); i++) {
@@ -227,6 +296,21 @@ static svdd_status read_model(svdd_model *m, reader *r) {
         if (!svdd__st_find(r->st, t.name))
             return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing (is the model for another network?)", r->name,
                               t.name);
+        const svdd__st_tensor *ft = svdd__st_find(r->st, t.name);
+        int same = ft->ndim == t.ndim;
+        for (int k = 0; same && k < t.ndim; k++) same = ft->shape[k] == (int64_t)t.shape[k];
+        if (!same) {
+            char have[96] = "[", want[96] = "[";
+            for (int k = 0; k < ft->ndim && k < 8; k++)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", k ? ", " : "", (long long)ft->shape[k]);
+            for (int k = 0; k < t.ndim && k < (int)(sizeof t.shape / sizeof t.shape[0]); k++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", t.shape[k]);
+            r->hinted = 1;
+            return svdd__fail(r->err, SVDD_E_FORMAT,
+                              "%s: tensor '%s' has shape %s] but the network spec stored in the model needs %s]: the "
+                              "weights are for another architecture (or the file was edited); train the model again",
+                              r->name, t.name, have, want);
+        }
         if ((st = svdd__st_read_f32(r->st, t.name, t.data, t.len, t.ndim, t.shape, r->err)) != SVDD_OK) return st;
         if ((st = svdd__st_check_finite(r->st, t.name, r->err)) != SVDD_OK) return st;
         if (!t.is_param && strstr(t.name, "running_var"))
@@ -239,6 +323,9 @@ static svdd_status read_model(svdd_model *m, reader *r) {
     if (!m->center) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
     if ((st = svdd__st_read_f32(r->st, "svdd.center", m->center, (size_t)L, 1, shape1, r->err)) != SVDD_OK) return st;
     if ((st = svdd__st_check_finite(r->st, "svdd.center", r->err)) != SVDD_OK) return st;
+    /* L comes from the spec (up to 65536): L*L doubles would be 32 GB */
+    if ((st = check_numel(r, "svdd.gaussian.mean", (size_t)L)) != SVDD_OK) return st;
+    if ((st = check_numel(r, "svdd.gaussian.cholesky", (size_t)L * L)) != SVDD_OK) return st;
     double *mean = malloc((size_t)L * sizeof(double)), *chol = malloc((size_t)L * L * sizeof(double));
     if (!mean || !chol) {
         free(mean), free(chol);
@@ -263,7 +350,7 @@ static svdd_status read_model(svdd_model *m, reader *r) {
         size_t sz = (size_t)ly->out_c * ly->out_h * ly->out_w;
         char name[96];
         snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
-        if (!svdd__st_find(r->st, name)) return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing", r->name, name);
+        if ((st = check_numel(r, name, sz)) != SVDD_OK) return st;
         if (!(m->mean_act[i] = malloc(sz * sizeof(float)))) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
         if ((st = svdd__st_read_f32(r->st, name, m->mean_act[i], sz, 3, ashape, r->err)) != SVDD_OK) return st;
         if ((st = svdd__st_check_finite(r->st, name, r->err)) != SVDD_OK) return st;
@@ -294,6 +381,12 @@ static svdd_status read_model(svdd_model *m, reader *r) {
     m->n_train = (size_t)v;
     if ((st = get_num(r, "n_calibration", 0, 1e9, &v)) != SVDD_OK) return st;
     m->n_cal = (size_t)v;
+    /* The count must match the stored scores before it sizes any allocation. */
+    const svdd__st_tensor *cal = svdd__st_find(r->st, "svdd.calibration.distance");
+    if (m->n_cal && (!cal || cal->numel != m->n_cal))
+        return svdd__fail(r->err, SVDD_E_FORMAT,
+                          "%s: metadata 'n_calibration' is %zu but tensor 'svdd.calibration.distance' %s%zu values", r->name,
+                          m->n_cal, cal ? "holds " : "is missing: ", cal ? cal->numel : (size_t)0);
     if (m->n_cal) {
         int cshape[1] = {(int)m->n_cal};
         m->cal_dist = malloc(m->n_cal * sizeof(float));
@@ -315,6 +408,28 @@ static svdd_status read_model(svdd_model *m, reader *r) {
             if ((st = svdd__st_read_f32(r->st, names[k], dst[k], m->n_cal, 1, cshape, r->err)) != SVDD_OK) return st;
             if ((st = svdd__st_check_finite(r->st, names[k], r->err)) != SVDD_OK) return st;
         }
+    }
+    /* The excess-map statistics came after format version 1 was fixed: files without them load
+     * (only that map mode then refuses), so they are optional, but both or neither, and with the
+     * shapes this model needs. */
+    const char *ex_mean = "svdd.explain.input_mean", *ex_thr = "svdd.explain.excess_threshold";
+    if (svdd__st_find(r->st, ex_mean) || svdd__st_find(r->st, ex_thr)) {
+        const svdd__stack *enc = &m->net->enc;
+        const int K = svdd__explain_score_count(m);
+        int ishape[3] = {enc->in_c, enc->in_h, enc->in_w}, tshape[3] = {K, enc->in_h, enc->in_w};
+        size_t ni = (size_t)enc->in_c * enc->in_h * enc->in_w, nt = (size_t)K * enc->in_h * enc->in_w;
+        if (!svdd__st_find(r->st, ex_mean) || !svdd__st_find(r->st, ex_thr))
+            return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing (it comes with '%s')", r->name,
+                              svdd__st_find(r->st, ex_mean) ? ex_thr : ex_mean, svdd__st_find(r->st, ex_mean) ? ex_mean : ex_thr);
+        if ((st = check_numel(r, ex_mean, ni)) != SVDD_OK || (st = check_numel(r, ex_thr, nt)) != SVDD_OK) return st;
+        m->input_mean = malloc(ni * sizeof(float));
+        m->excess_thr = malloc(nt * sizeof(float));
+        if (!m->input_mean || !m->excess_thr) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
+        m->n_excess = K;
+        if ((st = svdd__st_read_f32(r->st, ex_mean, m->input_mean, ni, 3, ishape, r->err)) != SVDD_OK) return st;
+        if ((st = svdd__st_check_finite(r->st, ex_mean, r->err)) != SVDD_OK) return st;
+        if ((st = svdd__st_read_f32(r->st, ex_thr, m->excess_thr, nt, 3, tshape, r->err)) != SVDD_OK) return st;
+        if ((st = svdd__st_check_finite(r->st, ex_thr, r->err)) != SVDD_OK) return st;
     }
     if ((st = get_str(r, "dataset", &s)) != SVDD_OK) return st;
     snprintf(m->dataset, sizeof m->dataset, "%s", s);
@@ -348,16 +463,24 @@ svdd_status svdd_model_parse(svdd_model **out, const void *data, size_t len, con
     *out = NULL;
     svdd__st *st = NULL;
     svdd_status s = svdd__st_parse(&st, data, len, name ? name : "model", err);
+    if (s == SVDD_E_FORMAT && err)
+        snprintf(err->message + strlen(err->message), sizeof err->message - strlen(err->message),
+                 "; if it is an svdd model, it is damaged: train the model again");
     if (s != SVDD_OK) return s;
     svdd_model *m = svdd__model_new();
     if (!m) {
         svdd__st_free(st);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
     }
-    reader r = {st, name ? name : "model", err};
+    reader r = {st, name ? name : "model", err, 0};
     s = read_model(m, &r);
     svdd__st_free(st);
     if (s != SVDD_OK) {
+        /* A model file is written by svdd_model_save only: anything malformed in it was damaged
+         * on the way, and the way out is a new model. */
+        if ((s == SVDD_E_FORMAT || s == SVDD_E_NUMERIC) && !r.hinted && err)
+            snprintf(err->message + strlen(err->message), sizeof err->message - strlen(err->message),
+                     "; the model file is damaged or was edited: train the model again");
         svdd_model_free(m);
         return s;
     }

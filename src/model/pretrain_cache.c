@@ -36,6 +36,9 @@ static void make_key(char *buf, size_t size, const svdd_net *net, const float *x
                        o->threads);
     for (int i = 0; i < o->n_milestones && len > 0 && (size_t)len < size; i++)
         len += snprintf(buf + len, size - (size_t)len, "%s%d", i ? "," : "", o->milestones[i]);
+    /* clipping changes the result; only when on, so that the keys of existing caches stay valid */
+    if (o->clip_grad_norm > 0 && len > 0 && (size_t)len < size)
+        snprintf(buf + len, size - (size_t)len, ";clip=%.17g", o->clip_grad_norm);
 }
 
 /* 1 when `path` holds this key's weights (now loaded into net), 0 otherwise (net untouched
@@ -75,9 +78,9 @@ static svdd_status save(const svdd_net *net, const char *path, const char *key, 
 }
 
 svdd_status svdd__pretrain_cached(svdd_net *net, const float *x, size_t n, const svdd_train_options *o, const char *path,
-                                  int *from_cache, svdd_error *err) {
+                                  const svdd__loop_hook *hook, int *from_cache, svdd_error *err) {
     *from_cache = 0;
-    if (!path) return svdd_autoencoder_train(net, x, n, o, NULL, err);
+    if (!path) return svdd__autoencoder_train_hooked(net, x, n, o, NULL, hook, err);
     char key[512];
     make_key(key, sizeof key, net, x, n, o);
     if (try_load(net, path, key, o)) {
@@ -85,7 +88,7 @@ svdd_status svdd__pretrain_cached(svdd_net *net, const float *x, size_t n, const
         svdd__log(o->log, o->log_user, SVDD_LOG_INFO, "%s: pre-trained network loaded", path);
         return SVDD_OK;
     }
-    svdd_status st = svdd_autoencoder_train(net, x, n, o, NULL, err);
+    svdd_status st = svdd__autoencoder_train_hooked(net, x, n, o, NULL, hook, err);
     if (st != SVDD_OK) return st;
     svdd_error e;
     /* a cache that cannot be written costs time, not correctness */

@@ -30,6 +30,8 @@ svdd_status svdd__check_train_options(const svdd_train_options *o, svdd_error *e
         return svdd__fail(err, SVDD_E_INVALID, "at most 8 learning-rate milestones (got %d)", o->n_milestones);
     if (!(o->gamma > 0 && o->gamma <= 1)) return svdd__fail(err, SVDD_E_INVALID, "gamma must be in (0, 1] (got %g)", o->gamma);
     if (o->threads < 1 || o->threads > 256) return svdd__fail(err, SVDD_E_INVALID, "threads must be 1..256 (got %d)", o->threads);
+    if (!(o->clip_grad_norm >= 0 && isfinite(o->clip_grad_norm)))
+        return svdd__fail(err, SVDD_E_INVALID, "the gradient clipping norm must be >= 0 (0 = off; got %g)", o->clip_grad_norm);
     return SVDD_OK;
 }
 
@@ -47,7 +49,7 @@ typedef struct ae_ctx {
     double last;
 } ae_ctx;
 
-static double ae_step(void *p, const float *batch, int bs, int epoch, double lr) {
+static double ae_step(void *p, const float *batch, int bs, int epoch) {
     (void)epoch;
     ae_ctx *c = p;
     svdd_net *net = c->net;
@@ -58,7 +60,6 @@ static double ae_step(void *p, const float *batch, int bs, int epoch, double lr)
     svdd__net_zero_grad(net, SVDD_PART_ALL);
     float *dz = svdd__stack_backward(net, &net->dec, c->dpred, bs, 0, 1, 1);
     svdd__stack_backward(net, &net->enc, dz, bs, 0, 0, 1);
-    svdd__net_adam_step(net, SVDD_PART_ALL, (float)lr, (float)c->opt->weight_decay, c->opt->amsgrad);
     return l;
 }
 
@@ -71,6 +72,11 @@ static void remember_loss(void *user, const svdd_epoch_report *r) {
 
 svdd_status svdd_autoencoder_train(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt,
                                    double *final_loss, svdd_error *err) {
+    return svdd__autoencoder_train_hooked(net, x, n, opt, final_loss, NULL, err);
+}
+
+svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt,
+                                           double *final_loss, const svdd__loop_hook *hook, svdd_error *err) {
     if (!net || !x || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_autoencoder_train: NULL argument");
     if (!net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: the network has no decoder to train", net->name);
     const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
@@ -79,7 +85,8 @@ svdd_status svdd_autoencoder_train(svdd_net *net, const float *x, size_t n, cons
     svdd_train_options o = *opt;
     o.on_epoch = remember_loss;
     o.on_epoch_user = &c;
-    svdd_status st = svdd__train_loop(net, x, n, &o, 0xae, "reconstruction", ae_step, &c, err);
+    svdd_status st = svdd__train_loop(net, x, n, &o, SVDD__STREAM_AE, SVDD_PART_ALL, "autoencoder pre-training",
+                                      ae_step, &c, hook, err);
     free(c.dpred);
     if (st == SVDD_OK && final_loss) *final_loss = c.last;
     return st;

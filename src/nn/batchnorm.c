@@ -9,6 +9,7 @@ void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
                                    float momentum, int threads) {
     const size_t n = (size_t)B * S;
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
     const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {
@@ -59,6 +60,7 @@ void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run
 void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float *out, const float *rstd,
                                     int B, int C, int S, int threads) {
     const double n = (double)B * S;
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
     const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {

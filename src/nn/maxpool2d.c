@@ -58,7 +58,7 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
         __m128 a = _mm_shuffle_ps(p0, p1, 0x88), b = _mm_shuffle_ps(p0, p1, 0xDD);
         __m128 c = _mm_shuffle_ps(q0, q1, 0x88), d = _mm_shuffle_ps(q0, q1, 0xDD);
         /* one-hot masks of the winner, first in row-major order */
-        __m128 m = a, ka = _mm_castsi128_ps(_mm_set1_epi32(-1)), kb = _mm_setzero_ps(), kc = kb, kd = kb, t;
+        __m128 m = a, ka = _mm_castsi128_ps(_mm_set1_epi32(-1)), kb, kc, kd, t;
         t = takes4(b, m); m = sel4(t, b, m); kb = t; ka = _mm_andnot_ps(t, ka);
         t = takes4(c, m); m = sel4(t, c, m); kc = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb);
         t = takes4(d, m); kd = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb); kc = _mm_andnot_ps(t, kc);

@@ -71,9 +71,10 @@ svdd_status svdd_net_create(svdd_net **out, const char *spec, const char *spec_n
     net->params = svdd__calloc(net->n_params * 5 + 1, sizeof(float));
     net->state = svdd__calloc(net->n_state + 1, sizeof(float));
     if (!net->spec || !net->params || !net->state) {
+        size_t n_params = net->n_params; /* read before the free, not after */
         svdd_net_free(net);
         return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory for %zu parameters", spec_name ? spec_name : "spec",
-                          net->n_params);
+                          n_params);
     }
     net->grads = net->params + net->n_params;
     net->adam_m = net->grads + net->n_params;
@@ -280,7 +281,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             break;
         case SVDD__FLATTEN:
         case SVDD__RESHAPE:
-            if (d) memcpy(d, g, n_in * sizeof(float));
+            /* g is NULL only after layer 0 without an input gradient, which is the last layer */
+            if (d) memcpy(d, g, n_in * sizeof(float)); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
             break;
         }
         g = d;
@@ -341,7 +343,9 @@ void svdd__net_tensor(const svdd_net *net, int index, svdd__tensor_info *info) {
             }
             if (L->w_len) {
                 snprintf(info->name, sizeof info->name, "%s.%s.weight", prefix, L->name);
-                info->data = net->params + L->w_off;
+                /* a spec parsed without buffers (the model loader's size check) gets names and
+                 * shapes only */
+                info->data = net->params ? net->params + L->w_off : NULL;
                 info->len = L->w_len;
                 info->is_param = 1;
                 if (L->kind == SVDD__LINEAR) {
@@ -356,7 +360,7 @@ void svdd__net_tensor(const svdd_net *net, int index, svdd__tensor_info *info) {
             } else {
                 snprintf(info->name, sizeof info->name, "%s.%s.%s", prefix, L->name,
                          index == 0 ? "running_mean" : "running_var");
-                info->data = net->state + L->stat_off + (size_t)index * L->in_c;
+                info->data = net->state ? net->state + L->stat_off + (size_t)index * L->in_c : NULL;
                 info->len = (size_t)L->in_c;
                 info->ndim = 1;
                 info->shape[0] = L->in_c;

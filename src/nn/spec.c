@@ -255,7 +255,7 @@ svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_n
             have_version = 1;
         } else if (strcmp(tok[0], "name") == 0) {
             if (n != 2 || strlen(tok[1]) >= sizeof net->name) return bad(&ps, "name takes one word (at most 63 characters)");
-            strcpy(net->name, tok[1]);
+            snprintf(net->name, sizeof net->name, "%s", tok[1]);
         } else if (strcmp(tok[0], "input") == 0) {
             if (have_input || section >= 0) return bad(&ps, "'input' must come once, before the encoder");
             if (n != 4 || !parse_int(tok[1], 1, 64, &in_c) || !parse_int(tok[2], 1, 4096, &in_h) ||

@@ -41,7 +41,8 @@ int svdd__nice_ticks(double lo, double hi, int max_intervals, svdd__ticks *t) {
     static const double mult[3] = {1, 2, 5};
     /* Try 1, 2, 5 x 10^k upwards from just below the raw step; within three decades one fits. */
     for (int i = 0; i < 12; i++) {
-        double step = mult[i % 3] * p * pow(10.0, i / 3);
+        const int decade = i / 3;
+        double step = mult[i % 3] * p * pow(10.0, decade);
         /* The tolerance keeps an end that is already a multiple (0.6 / 0.2 = 2.9999999999999996)
          * from growing by a whole step. */
         double first = floor(lo / step + 1e-9), last = ceil(hi / step - 1e-9);

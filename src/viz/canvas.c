@@ -35,7 +35,8 @@ static cairo_status_t buffer_write(void *closure, const unsigned char *data, uns
 /* ASCII case-insensitive equality; the C library's versions depend on the locale. */
 static int ext_equal(const char *a, const char *b) {
     for (; *a && *b; a++, b++) {
-        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char x = *a;
+        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
         if (x != *b) return 0;
     }
     return *a == *b;
@@ -220,7 +221,7 @@ static size_t xml_escape(const char *s, char *dst) {
             rep = one;
         }
         size_t k = strlen(rep);
-        if (dst) memcpy(dst + n, rep, k);
+        if (dst) memcpy(dst + n, rep, k); /* NOLINT(bugprone-not-null-terminated-result): a piece of the text */
         n += k;
     }
     return n;
@@ -253,9 +254,10 @@ static svdd_status svg_add_title(svdd__canvas *cv, svdd_error *err) {
     if (!p) return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory", cv->path);
     memcpy(p, b->data, at);
     size_t o = at;
-    memcpy(p + o, "\n<title>", 8), o += 8;
+    /* bytes of the SVG, not C strings: */
+    memcpy(p + o, "\n<title>", 8), o += 8; /* NOLINT(bugprone-not-null-terminated-result) */
     o += xml_escape(cv->title, (char *)p + o);
-    memcpy(p + o, "</title>", 8), o += 8;
+    memcpy(p + o, "</title>", 8), o += 8; /* NOLINT(bugprone-not-null-terminated-result) */
     memcpy(p + o, b->data + at, b->len - at);
     free(b->data);
     b->data = p;

@@ -76,7 +76,7 @@ static svdd_status layout(const char *path, int h, int w, int scale, const char 
     g->panel_y = top + (row_h - ph) / 2;
     for (int i = 0; i < 3; i++) g->panel_x[i] = x0 + i * (cw + GAP) + (cw - pw) / 2;
     g->bar_x = x0 + 3 * cw + 2 * GAP + BAR_GAP;
-    g->bar_y = top + (row_h - bar_h) / 2;
+    g->bar_y = top; /* the bar is as tall as the row */
     g->bar_w = BAR_W;
     g->bar_h = bar_h;
     g->width = width;

@@ -14,7 +14,7 @@ svdd_report_options svdd_report_defaults(void) {
     memset(&o, 0, sizeof o);
     o.tsne_points = 2000;
     o.gallery = 12;
-    o.cam_mode = SVDD_CAM_DEVIATION;
+    o.cam_mode = SVDD_CAM_EXCESS;
     o.cam_layer = -1;
     o.seed = 0;
     o.threads = 1;
@@ -183,6 +183,12 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
 
     /* t-SNE of the latent vectors of a (seeded) subsample */
     size_t nt = o.tsne_points == 0 || o.tsne_points > n ? n : o.tsne_points;
+    if (nt < 7) {
+        /* perplexity may not fall below 2, which needs (n - 1) / 3 >= 2; checked before the
+         * allocations, which would otherwise report an empty set as "out of memory" */
+        st = svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
+        goto done;
+    }
     lat = svdd__alloc(n, (size_t)L * sizeof(float));
     sub = svdd__alloc(nt, (size_t)L * sizeof(float));
     emb = svdd__alloc(nt, 2 * sizeof(float));
@@ -194,7 +200,8 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     }
     if ((st = svdd_model_latent(m, test, 0, n, lat, err)) != SVDD_OK) goto done;
     {
-        uint32_t *perm = malloc(n * sizeof(uint32_t));
+        /* n >= nt >= 7 here (the analyser loses that n >= nt) */
+        uint32_t *perm = malloc(n * sizeof(uint32_t)); /* NOLINT(clang-analyzer-optin.portability.UnixAPI) */
         if (!perm) {
             st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
             goto done;
@@ -204,7 +211,7 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
         svdd__rng_seed(&rng, o.seed, 0x75e);
         if (nt < n) svdd__rng_shuffle(&rng, perm, n);
         for (size_t i = 0; i < nt; i++) {
-            memcpy(sub + i * (size_t)L, lat + (size_t)perm[i] * L, (size_t)L * sizeof(float));
+            memcpy(sub + i * (size_t)L, lat + (size_t)perm[i] * L, (size_t)L * sizeof(float)); /* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult) */
             grp[i] = y[perm[i]];
             cls[i] = test->labels[perm[i]];
         }
@@ -213,11 +220,6 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     svdd_tsne_options to = svdd_tsne_defaults();
     to.seed = o.seed;
     to.threads = o.threads;
-    if (nt < 7) {
-        /* perplexity may not fall below 2, which needs (n - 1) / 3 >= 2 */
-        st = svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
-        goto done;
-    }
     if ((double)(nt - 1) / 3.0 < to.perplexity) to.perplexity = (double)(nt - 1) / 3.0;
     if ((st = svdd_tsne(sub, nt, L, &to, emb, err)) != SVDD_OK) goto done;
     const char *two[2] = {"normal", "anomalous"};
@@ -230,6 +232,7 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
         int k = test->n_classes > 256 ? 256 : test->n_classes;
         for (int c = 0; c < k; c++) names[c] = svdd_dataset_class_name(test, c);
         join(path, sizeof path, dir, "tsne_classes.png");
+        /* cppcheck-suppress knownConditionTrueFalse ; a data set has any number of classes */
         if (k > 2 && k <= 100 && (st = svdd_plot_scatter(path, tt, emb, nt, cls, k, names, err)) != SVDD_OK) goto done;
     }
 
