@@ -56,7 +56,7 @@ typedef struct driver {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: svdd_bench [options]\n"
-            "  --quick              short timings (0.4 s, 3 runs, 0.1 s warm-up): about 80 s in all\n"
+            "  --quick              short timings (0.4 s, 3 runs, 0.1 s warm-up)\n"
             "  --seconds S          timed seconds per configuration (default 4)\n"
             "  --repeats N          timed runs per configuration; the median is reported (default 5)\n"
             "  --warmup S           untimed seconds first, at least 2 steps (default 1)\n"
@@ -658,17 +658,23 @@ static int run_driver(const options *o) {
     bench_add_rows_json(root, rows, n_rows, gemm_gflops);
     int rc = failures ? 1 : 0;
     if (o->json_path) {
+        /* all or nothing: a failed write leaves the previous report in place, not half of this one */
         char *s = cJSON_Print(root);
-        FILE *f = s ? fopen(o->json_path, "w") : NULL;
-        if (!f || fputs(s, f) < 0 || fputc('\n', f) == EOF) {
-            fprintf(stderr, "svdd_bench: cannot write %s: %s\n", o->json_path, strerror(errno));
+        size_t len = s ? strlen(s) : 0;
+        char *text = s ? realloc(s, len + 2) : NULL;
+        svdd_error err;
+        if (!text) {
+            free(s);
+            fprintf(stderr, "svdd_bench: out of memory for %s\n", o->json_path);
             rc = 1;
+        } else {
+            text[len] = '\n', text[len + 1] = '\0';
+            if (svdd_write_file_atomic(o->json_path, text, len + 1, &err) != SVDD_OK) {
+                fprintf(stderr, "svdd_bench: %s\n", err.message);
+                rc = 1;
+            }
+            free(text);
         }
-        if (f && fclose(f) != 0) {
-            fprintf(stderr, "svdd_bench: cannot write %s: %s\n", o->json_path, strerror(errno));
-            rc = 1;
-        }
-        free(s);
     }
     if (failures) fprintf(stderr, "svdd_bench: %d configuration(s) failed\n", failures);
     cJSON_Delete(root);

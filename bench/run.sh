@@ -2,7 +2,7 @@
 # The documented benchmark run (docs/benchmarks.md): build svdd_bench in Release mode if needed,
 # then time svdd against PyTorch on the four reference networks at 1 and 2 threads.
 #
-#   bench/run.sh                      full run (about 10 minutes), table on stdout,
+#   bench/run.sh                      full run (292 s for docs/benchmarks.md), table on stdout,
 #                                     JSON in build-bench/bench.json
 #   bench/run.sh --quick              a short run to see that everything works
 #   bench/run.sh --nets mnist ...     any svdd_bench option is passed on (svdd_bench --help)

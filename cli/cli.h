@@ -29,6 +29,8 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
 int cli_parse_int_list(const char *opt, const char *s, long lo, long hi, long *out, int max);
 /* Progress line for training epochs (stderr; rewritten in place on a terminal). user: a label. */
 void cli_epoch_progress(void *user, const svdd_epoch_report *r);
+/* The library's messages at info level and above on stderr, prefixed with `user` (a label). */
+void cli_log_line(void *user, svdd_log_level level, const char *message);
 
 /* --name VALUE matching: when argv[*i] is `name`, store the next argument in *value, advance *i
  * and return 1; a missing value prints a message and sets *bad. */

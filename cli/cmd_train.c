@@ -28,12 +28,6 @@ static void usage(FILE *f) {
             CLI_DATA_HELP, CLI_FIT_HELP);
 }
 
-/* The fit's own messages (resumed, a changed option); per-checkpoint notes are debug level. */
-static void log_line(void *user, svdd_log_level level, const char *message) {
-    (void)user;
-    if (level >= SVDD_LOG_INFO) fprintf(stderr, "svdd train: %s%s\n", level == SVDD_LOG_WARN ? "warning: " : "", message);
-}
-
 int svdd_cli_train(int argc, char **argv) {
     cli_data d = {0};
     svdd_fit_options o = svdd_fit_defaults();
@@ -102,7 +96,8 @@ int svdd_cli_train(int argc, char **argv) {
     o.ae.on_epoch = o.svdd.on_epoch = cli_epoch_progress;
     o.ae.on_epoch_user = "autoencoder";
     o.svdd.on_epoch_user = (void *)svdd_method_name(o.objective.method);
-    o.log = log_line;
+    o.log = cli_log_line;
+    o.log_user = "svdd train";
     fprintf(stderr, "svdd train: %s, normal class %d (%s), %zu images, method %s\n", o.dataset, k,
             svdd_dataset_class_name(train, k), svdd_dataset_count(normal), svdd_method_name(o.objective.method));
     /* only the normal class is needed from here on */

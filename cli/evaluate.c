@@ -89,6 +89,33 @@ cJSON *cli_evaluate(svdd_model *m, const svdd_dataset *test, int normal_class, i
             }
         }
     }
+    /* a hybrid model's three scores, each at its own threshold of the model's kind, so that one
+     * evaluation measures every choice */
+    if (info.method == SVDD_METHOD_HYBRID) {
+        cJSON *hs = cJSON_AddObjectToObject(root, "by_hybrid_score");
+        int ok = 1;
+        for (int k = 0; ok && k <= SVDD_HYBRID_SCORE_RECON; k++) {
+            svdd_model_info now = {0};
+            svdd_metrics mt;
+            ok = svdd_model_set_hybrid_score(m, (svdd_hybrid_score)k, &err) == SVDD_OK &&
+                 svdd_model_score(m, test, 0, n, s, NULL, &err) == SVDD_OK;
+            if (ok) svdd_model_get_info(m, &now);
+            ok = ok && svdd_metrics_compute(&mt, s, y, n, now.threshold, &err) == SVDD_OK;
+            if (!ok) break;
+            put_metrics(cJSON_AddObjectToObject(hs, svdd_hybrid_score_name((svdd_hybrid_score)k)), &mt);
+            if (print)
+                printf("  hybrid score %-14s AUC %.4f  AP %.4f | FPR %.3f TPR %.3f F1 %.4f%s\n",
+                       svdd_hybrid_score_name((svdd_hybrid_score)k), mt.auc, mt.average_precision, mt.fpr, mt.tpr, mt.f1,
+                       k == (int)info.hybrid_score ? "  <- model's score" : "");
+        }
+        /* the model leaves as it came */
+        svdd_error e2;
+        if (svdd_model_set_hybrid_score(m, info.hybrid_score, &e2) != SVDD_OK && ok) ok = 0, err = e2;
+        if (!ok) {
+            cli_report(&err);
+            goto fail;
+        }
+    }
     if (print)
         printf("  F1 reference values: flag-all = F1 of calling every image anomalous; oracle = best F1 over all\n"
                "  thresholds chosen WITH the test labels (not achievable in practice).\n");

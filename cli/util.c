@@ -189,3 +189,8 @@ int cli_check_out_file(const char *path) {
     free(copy);
     return ok;
 }
+
+void cli_log_line(void *user, svdd_log_level level, const char *message) {
+    if (level >= SVDD_LOG_INFO)
+        fprintf(stderr, "%s: %s%s\n", user ? (const char *)user : "svdd", level == SVDD_LOG_WARN ? "warning: " : "", message);
+}

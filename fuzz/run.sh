@@ -14,20 +14,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-fuzz
 targets=${FUZZ_TARGETS:-"idx cifar image safetensors model spec cli_numbers"}
 
-# libFuzzer ships in Debian's compiler-rt package; install clang and it when missing (as .ci/run
-# installs chromium), with sudo when not root.
-rt_present() {
-    local dir
-    dir=$(clang -print-resource-dir 2>/dev/null) || return 1
-    [ -f "$dir/lib/linux/libclang_rt.fuzzer-x86_64.a" ] || ls "$dir"/lib/*/libclang_rt.fuzzer* >/dev/null 2>&1
-}
-if ! command -v clang >/dev/null || ! rt_present; then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev \
-        libomp-14-dev >/dev/null
-fi
+# The build packages, and clang with libFuzzer (Debian's compiler-rt, libclang-rt-dev) and
+# LLVM's OpenMP when missing, as every other check installs its tools.
+"$root/scripts/install-deps.sh" clang libclang-rt-dev libomp-dev
 
 jobs=${FUZZ_BUILD_JOBS:-1}
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSVDD_FUZZ=ON -DSVDD_BUILD_TESTS=OFF \

@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
 # Static analysis: clang-tidy (checks in .clang-tidy, tests/.clang-tidy) and cppcheck (suppressions
 # in tests/cppcheck.supp) over src/, cli/ and tests/, with the compile commands of a normal build
-# configured in build-analyze/. Any finding of either tool fails the run. Installs clang-tidy and
-# cppcheck when missing. SVDD_ANALYZE_JOBS sets the parallel jobs (default: all cores).
+# configured in build-analyze/. Any finding of either tool fails the run. Installs clang-tidy,
+# cppcheck and LLVM's omp.h when missing. SVDD_ANALYZE_JOBS sets the parallel jobs (default: all
+# cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-missing=()
-command -v clang-tidy >/dev/null || missing+=(clang-tidy)
-command -v cppcheck >/dev/null || missing+=(cppcheck)
-if ((${#missing[@]} > 0)); then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    echo "installing: ${missing[*]}" >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# clang-tidy parses with clang's own headers: omp.h comes with LLVM's OpenMP (libomp-dev), not
+# with GCC, so without it every file that includes omp.h is an error
+scripts/install-deps.sh clang-tidy cppcheck libomp-dev
 jobs="${SVDD_ANALYZE_JOBS:-$(nproc)}"
 dir=build-analyze
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null

@@ -7,22 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 select=()
-scripts/install-deps.sh
+extra=()
+# TSan needs clang, its runtime (libclang-rt-14-dev on Debian 12: clang does not pull it in) and
+# LLVM's OpenMP runtime with its Archer tool (see SVDD_TSAN in CMakeLists.txt: GCC's libgomp gives
+# false reports). Only this build needs them.
+if [ "${SVDD_TSAN:-0}" = "1" ]; then extra=(clang libclang-rt-dev libomp-dev); fi
+scripts/install-deps.sh "${extra[@]}"
 if [ -z "${SVDD_DATA:-}" ] && [ -d ../shared/data ]; then export SVDD_DATA="$(cd ../shared/data && pwd)"; fi
 if [ "${SVDD_TSAN:-0}" = "1" ]; then
-    # TSan needs clang and LLVM's OpenMP runtime with its Archer tool (see SVDD_TSAN in
-    # CMakeLists.txt: GCC's libgomp gives false reports). Only this build needs them.
-    missing=()
-    for p in clang libclang-rt-dev libomp-dev; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if ((${#missing[@]} > 0)); then
-        sudo=""
-        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-        echo "installing: ${missing[*]}" >&2
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
     dir=build-tsan
     # TSAN_OPTIONS, the Archer library and SVDD_TEST_THREADS=2 are set per test by CMake.
     cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSVDD_TSAN=ON -DSVDD_BUILD_BENCH=OFF >/dev/null

@@ -5,22 +5,8 @@ set -u
 svdd=${SVDD_BIN:?SVDD_BIN must point at the svdd binary}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-check() { # check NAME EXPECTED_EXIT PATTERN -- command...
-    local name=$1 want=$2 pattern=$3
-    shift 4
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $rc (expected $want), output lacks /$pattern/:"
-        echo "$out" | tail -5 | sed 's/^/    /'
-    fi
-}
+# shellcheck source=tests/testlib.sh
+source "$(dirname "$0")/testlib.sh"
 
 short=(--epochs 3 --ae-epochs 3 --lr 1e-3 --ae-lr 1e-3 --batch-size 100 --threads 1)
 
@@ -43,6 +29,11 @@ for key in auc average_precision threshold precision recall f1 fpr tpr f1_all_an
     check "eval json $key" 0 "\"$key\":" -- cat "$tmp/e.json"
 done
 check "eval counts" 0 "\"n_anomalous\":[[:space:]]*1000" -- cat "$tmp/e.json"
+# a hybrid model is measured with each of its scores
+for score in sum distance reconstruction; do
+    check "eval hybrid score $score" 0 "^$score 0\.[0-9]+$" -- python3 -c "import json,sys; [print(k, v['auc']) for k, v in json.load(open(sys.argv[1]))['by_hybrid_score'].items()]" "$tmp/e.json"
+done
+check "eval prints hybrid scores" 0 "hybrid score reconstruction" -- "$svdd" eval --model "$tmp/m.safetensors" --dataset synthetic --out "$tmp/e4.json"
 check "eval other threshold" 0 "mahalanobis-quantile" -- "$svdd" eval --model "$tmp/m.safetensors" --dataset synthetic --threshold mahalanobis-quantile --fpr 0.1 --out "$tmp/e2.json"
 check "score" 0 "2000 images scored" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --out "$tmp/s.csv"
 check "score csv header" 0 "^index,path,label,score,anomalous" -- head -1 "$tmp/s.csv"
@@ -59,8 +50,11 @@ check "explain bad mode" 2 "--cam takes" -- "$svdd" explain --model "$tmp/m.safe
 check "experiment" 0 "tables in" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 --jobs 2 "${short[@]}" --out "$tmp/exp"
 check "experiment cells" 0 "^4$" -- bash -c "ls '$tmp/exp/cells' | wc -l"
 check "experiment table" 0 "mean of 1 classes" -- cat "$tmp/exp/results.md"
+check "experiment hybrid scores table" 0 "hybrid: AUC of each score" -- cat "$tmp/exp/results.md"
+# one pre-trained network per class and seed, shared by both methods
+check "experiment shared pre-training" 0 "^2$" -- bash -c "ls '$tmp/exp/pretrained' | wc -l"
+check "experiment reuses pre-training" 0 "hybrid s1: .*pre-trained network loaded" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1 "${short[@]}" --out "$tmp/exp1"
 check "experiment rerun skips" 0 "0 cells to run \(4 already done\)" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 "${short[@]}" --out "$tmp/exp"
 check "experiment new schedule reruns" 0 "2 cells to run" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd --seeds 1-2 --epochs 2 --ae-epochs 2 --lr 1e-3 --ae-lr 1e-3 --batch-size 100 --threads 1 --out "$tmp/exp"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -260,12 +260,100 @@ static void test_load_files(void **state) {
     free(im.p), free(lb.p);
 }
 
+/* The loader that keeps some labels streams the images file through zlib one image at a time;
+ * it must give what selecting those labels from the whole set gives, and refuse what parse_idx
+ * refuses, including damage it can only see while reading. */
+static void test_load_kept(void **state) {
+    (void)state;
+    make_tmpdir();
+    char ip[300], lp[300], igz[300], cut[300];
+    snprintf(ip, sizeof ip, "%s/images-idx3-ubyte", tmpdir);
+    snprintf(lp, sizeof lp, "%s/labels-idx1-ubyte", tmpdir);
+    snprintf(igz, sizeof igz, "%s/images-idx3-ubyte.gz", tmpdir);
+    snprintf(cut, sizeof cut, "%s/cut-idx3-ubyte.gz", tmpdir);
+    buf im = idx_images(50, 6, 5, 1500), lb = idx_labels(50, 50, 10);
+    write_file(ip, im.p, im.n);
+    write_file(lp, lb.p, lb.n);
+    write_gz(igz, im.p, im.n);
+
+    svdd_error err;
+    svdd_dataset *all = NULL, *kept = NULL;
+    assert_int_equal(svdd_dataset_load_idx(&all, ip, lp, NULL, &err), SVDD_OK);
+    svdd_load_limits keep37 = {0, 0, 0, {(1u << 3) | (1u << 7), 0, 0, 0}};
+    const char *images[2] = {ip, igz};
+    for (int f = 0; f < 2; f++) {
+        assert_int_equal(svdd_dataset_load_idx(&kept, images[f], lp, &keep37, &err), SVDD_OK);
+        assert_int_equal(svdd_dataset_count(kept), 10);
+        assert_int_equal(svdd_dataset_num_classes(kept), 10); /* the whole file's */
+        for (size_t i = 0, k = 0; i < 50; i++) {
+            const int32_t l = svdd_dataset_labels(all)[i];
+            if (l != 3 && l != 7) continue;
+            assert_int_equal(svdd_dataset_labels(kept)[k], l);
+            assert_memory_equal(svdd_dataset_pixels(kept) + k * 30, svdd_dataset_pixels(all) + i * 30, 30);
+            k++;
+        }
+        svdd_dataset_free(kept);
+    }
+    svdd_dataset_free(all);
+    /* a label no image has: an empty set, not an error */
+    svdd_load_limits keep200 = {0, 0, 0, {0, 0, 0, (uint64_t)1 << (200 - 192)}};
+    assert_int_equal(svdd_dataset_load_idx(&kept, igz, lp, &keep200, &err), SVDD_OK);
+    assert_int_equal(svdd_dataset_count(kept), 0);
+    svdd_dataset_free(kept);
+
+    /* a gzip file without its 8-byte trailer (checksum and length): every image is there, but the
+     * file is damaged, as the loader that inflates it whole says too */
+    FILE *f = fopen(igz, "rb");
+    assert_non_null(f);
+    unsigned char whole[4096];
+    size_t n = fread(whole, 1, sizeof whole, f);
+    (void)fclose(f); /* read only */
+    assert_true(n > 40 && n < sizeof whole);
+    write_file(cut, whole, n - 8);
+    kept = (svdd_dataset *)1;
+    expect(svdd_dataset_load_idx(&kept, cut, lp, NULL, &err), SVDD_E_FORMAT, &err, "cut-idx3-ubyte.gz");
+    expect(svdd_dataset_load_idx(&kept, cut, lp, &keep37, &err), SVDD_E_FORMAT, &err,
+           "cut-idx3-ubyte.gz: corrupt or truncated gzip data");
+    assert_null(kept);
+    /* a raw file cut inside image 46, and one with a byte too many */
+    write_file(ip, im.p, im.n - 100);
+    expect(svdd_dataset_load_idx(&kept, ip, lp, &keep37, &err), SVDD_E_FORMAT, &err,
+           "images-idx3-ubyte: truncated: header says 50 images of 6x5 but image 46 cannot be read");
+    write_file(ip, im.p, im.n + 1);
+    expect(svdd_dataset_load_idx(&kept, ip, lp, &keep37, &err), SVDD_E_FORMAT, &err, "trailing bytes");
+    /* the checks shared with parse_idx: counts that differ, a labels file cut short */
+    write_file(ip, im.p, im.n);
+    write_file(lp, lb.p, lb.n - 1);
+    expect(svdd_dataset_load_idx(&kept, ip, lp, &keep37, &err), SVDD_E_FORMAT, &err, "truncated: header says 50 labels");
+    buf lb2 = idx_labels(2, 2, 10);
+    write_file(lp, lb2.p, lb2.n);
+    expect(svdd_dataset_load_idx(&kept, ip, lp, &keep37, &err), SVDD_E_FORMAT, &err, "2 labels for the 50 images");
+    /* Memory follows the bytes present, not the header: two images of 65536x65536 (8 GiB, within
+     * raised limits) announced by a 16-byte header and backed by 10 bytes are refused as truncated
+     * after the bytes that are there, without an allocation of the announced size (an image of
+     * 4 GiB also exceeds what one gzread call can count). */
+    lb2.p[8] = 3, lb2.p[9] = 7;
+    write_file(lp, lb2.p, lb2.n);
+    buf huge = idx_images(2, 65536, 65536, 10);
+    write_file(ip, huge.p, huge.n);
+    svdd_load_limits raised = {0, UINT64_MAX, 65536, {(1u << 3) | (1u << 7), 0, 0, 0}};
+    expect(svdd_dataset_load_idx(&kept, ip, lp, &raised, &err), SVDD_E_FORMAT, &err,
+           "header says 2 images of 65536x65536 but image 0 cannot be read (the file ends there)");
+    assert_null(kept);
+
+    const char *files[] = {ip, lp, igz, cut};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) assert_int_equal(unlink(files[i]), 0);
+    assert_int_equal(rmdir(tmpdir), 0);
+    free(im.p), free(lb.p), free(lb2.p), free(huge.p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_header_errors),
         cmocka_unit_test(test_parse_size_errors),
         cmocka_unit_test(test_load_files),
+        cmocka_unit_test(test_load_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,6 +223,44 @@ static void test_maxpool2d(void **state) {
     assert_true(d[0] == 1.0f && d[1] == 0.0f && d[2] == 0.0f && d[3] == 0.0f);
 }
 
+/* A row's windows go four at a time through SSE2 and the rest one by one: every window must pick
+ * the same winner either way, the first maximum in row-major order with a NaN over any number.
+ * Width 18 gives 8 + 1 windows a row; with even sizes backward must write every cell itself (no
+ * odd edge to clear), so the input gradient starts as garbage. Also checked by finite differences
+ * on an even size, where the windows 0-3 of every row take the SSE2 path. */
+static void test_maxpool2d_winners(void **state) {
+    (void)state;
+    enum { B = 2, C = 3, H = 4, W = 18, Ho = H / 2, Wo = W / 2 };
+    static float x[B * C * H * W], dx[B * C * H * W], out[B * C * Ho * Wo], g[B * C * Ho * Wo];
+    const float values[4] = {-1.0f, 0.0f, 1.0f, NAN};
+    svdd__rng r;
+    svdd__rng_seed(&r, 17, 3);
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = values[svdd__rng_below(&r, 4)];
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) g[i] = 1.0f + (float)i;
+    for (size_t i = 0; i < sizeof dx / sizeof dx[0]; i++) dx[i] = 99.0f;
+    svdd__maxpool2d_forward(out, x, B, C, H, W);
+    svdd__maxpool2d_backward(dx, g, x, B, C, H, W);
+    for (int bc = 0; bc < B * C; bc++)
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                size_t cell[4], o = ((size_t)bc * Ho + oy) * Wo + ox;
+                int best = 0;
+                for (int k = 0; k < 4; k++) {
+                    cell[k] = ((size_t)bc * H + 2 * oy + k / 2) * W + 2 * ox + k % 2;
+                    float v = x[cell[k]], m = x[cell[best]];
+                    if (v > m || (isnan(v) && !isnan(m))) best = k;
+                }
+                float want = x[cell[best]];
+                assert_true(isnan(want) ? isnan(out[o]) : out[o] == want);
+                for (int k = 0; k < 4; k++) assert_true(dx[cell[k]] == (k == best ? g[o] : 0.0f));
+            }
+    probe p;
+    probe_init(&p, MAXPOOL, 2, 2, 6, 10, 0, 0, 0, 15);
+    for (size_t i = 0; i < p.n_in; i++) p.x[i] = (float)svdd__rng_below(&r, 1000) * 0.05f + 0.001f * (float)(i % 7);
+    check(&p, "maxpool2d even");
+    probe_free(&p);
+}
+
 static void test_upsample2d(void **state) {
     (void)state;
     probe p;
@@ -341,7 +379,7 @@ int main(void) {
         cmocka_unit_test(test_sigmoid),         cmocka_unit_test(test_maxpool2d),
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
-        cmocka_unit_test(test_threads_match_one_thread),
+        cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,25 +143,41 @@ static void assert_same_model(const svdd_model *a, const svdd_model *b) {
     assert_true(a->threshold == b->threshold);
 }
 
+/* Counts the pre-training cache's messages (it logs through the pre-training's log). */
+typedef struct cache_log {
+    int loaded, unusable;
+} cache_log;
+
+static void count_cache_log(void *user, svdd_log_level level, const char *message) {
+    cache_log *c = user;
+    if (strstr(message, "pre-trained network loaded")) c->loaded++;
+    if (level == SVDD_LOG_WARN && strstr(message, "unusable pre-trained network")) c->unusable++;
+}
+
 /* The pre-training cache saves time and nothing else: a fit that loads the cached network
  * ends exactly where a fit that trains it does; a file from other inputs or a broken one is
  * retrained and replaced. */
 static void test_pretrained_cache(void **state) {
     fixture *f = *state;
-    char dir[] = "/tmp/svdd-cache-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
+    char dir[64], path[96];
+    assert_true(svdd_test_make_dir(dir, sizeof dir, "cache"));
     snprintf(path, sizeof path, "%s/ae.safetensors", dir);
     svdd_fit_options o = short_schedule(SVDD_METHOD_ONE_CLASS);
     o.ae.epochs = 3;
     o.svdd.epochs = 2;
     o.threads = svdd_test_threads();
+    cache_log log = {0, 0};
+    o.ae.log = count_cache_log;
+    o.ae.log_user = &log;
     svdd_model *plain = NULL, *first = NULL, *cached = NULL;
     fit_ok(&plain, f->train, &o);
     o.pretrained_cache = path;
     fit_ok(&first, f->train, &o);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(log.loaded, 0);
     fit_ok(&cached, f->train, &o);
+    assert_int_equal(log.loaded, 1); /* the second fit did not pre-train */
     assert_same_model(plain, first);
     assert_same_model(plain, cached);
     svdd_model_free(cached);
@@ -170,6 +186,7 @@ static void test_pretrained_cache(void **state) {
     h.objective.method = SVDD_METHOD_HYBRID;
     svdd_model *h1 = NULL, *h2 = NULL;
     fit_ok(&h1, f->train, &h);
+    assert_int_equal(log.loaded, 2);
     h.pretrained_cache = NULL;
     fit_ok(&h2, f->train, &h);
     assert_same_model(h1, h2);
@@ -179,6 +196,7 @@ static void test_pretrained_cache(void **state) {
     o2.seed = 6;
     svdd_model *other = NULL, *other_plain = NULL;
     fit_ok(&other, f->train, &o2);
+    assert_int_equal(log.loaded, 2);
     o2.pretrained_cache = NULL;
     fit_ok(&other_plain, f->train, &o2);
     assert_same_model(other, other_plain);
@@ -189,11 +207,30 @@ static void test_pretrained_cache(void **state) {
     assert_int_equal(ftruncate(fileno(fp), 100), 0);
     assert_int_equal(fclose(fp), 0);
     fit_ok(&cached, f->train, &o);
+    assert_int_equal(log.loaded, 2);
+    assert_same_model(plain, cached);
+    svdd_model_free(cached);
+    /* ... and replaced: the next fit loads it */
+    fit_ok(&cached, f->train, &o);
+    assert_int_equal(log.loaded, 3);
+    assert_same_model(plain, cached);
+    svdd_model_free(cached);
+    /* A file with the right key and a NaN in its last tensor: the tensors before it have been
+     * read into the network when the NaN is found; they must not stay there, or pre-training would
+     * start from them instead of the network's initialisation. */
+    fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    const unsigned char nan_bytes[4] = {0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(fseek(fp, -4, SEEK_END), 0);
+    assert_int_equal(fwrite(nan_bytes, 1, 4, fp), 4);
+    assert_int_equal(fclose(fp), 0);
+    fit_ok(&cached, f->train, &o);
+    assert_int_equal(log.unusable, 1);
+    assert_int_equal(log.loaded, 3);
     assert_same_model(plain, cached);
     svdd_model_free(cached), svdd_model_free(other), svdd_model_free(other_plain);
     svdd_model_free(plain), svdd_model_free(first);
-    (void)remove(path); /* clean-up */
-    rmdir(dir);
+    assert_true(svdd_test_remove_dir(dir));
 }
 
 /* A hybrid model switches between its scores: distance, reconstruction, and their sum after

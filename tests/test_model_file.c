@@ -159,6 +159,35 @@ static void test_python_reads_it(void **state) {
     assert_int_equal(rc, 0);
 }
 
+/* A file without the excess-map statistics (as versions before them wrote it) loads and scores
+ * as before; only the excess maps refuse it, with a hint, and the deviation maps still work. */
+static void test_loads_file_without_explanations(void **state) {
+    fixture *f = *state;
+    svdd_error err;
+    char path[160];
+    snprintf(path, sizeof path, "%s/old.safetensors", f->dir);
+    float *keep = f->model->input_mean;
+    f->model->input_mean = NULL; /* svdd_model_save then leaves both tensors out */
+    svdd_status saved = svdd_model_save(f->model, path, &err);
+    f->model->input_mean = keep;
+    assert_int_equal(saved, SVDD_OK);
+    svdd_model *m = NULL;
+    if (svdd_model_load(&m, path, &err) != SVDD_OK) fail_msg("%s", err.message);
+    assert_null(m->input_mean);
+    assert_null(m->excess_thr);
+    assert_int_equal(m->n_excess, 0);
+    size_t n = svdd_dataset_count(f->test);
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *heat = malloc(28 * 28 * sizeof(float));
+    assert_int_equal(svdd_model_score(f->model, f->test, 0, n, a, NULL, &err), SVDD_OK);
+    assert_int_equal(svdd_model_score(m, f->test, 0, n, b, NULL, &err), SVDD_OK);
+    assert_memory_equal(a, b, n * sizeof(float));
+    assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_EXCESS, -1, heat, NULL, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "older version"));
+    assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_DEVIATION, -1, heat, NULL, &err), SVDD_OK);
+    free(a), free(b), free(heat);
+    svdd_model_free(m);
+}
+
 /* ---- damaged and foreign files ---- */
 
 static unsigned char *slurp(const char *path, size_t *len) {
@@ -271,6 +300,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_python_reads_it),
+        cmocka_unit_test(test_loads_file_without_explanations),
         cmocka_unit_test(test_refuses_bad_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,24 +11,8 @@ svdd=${SVDD_BIN:?SVDD_BIN must point at the svdd binary}
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-
-check() { # check NAME EXPECTED_EXIT PATTERN -- command...
-    local name=$1 want=$2 pattern=$3
-    shift 4
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-        ok
-    else
-        bad "$name: exit $rc (expected $want), output lacks /$pattern/:"
-        echo "$out" | tail -5 | sed 's/^/    /'
-    fi
-}
+# shellcheck source=SCRIPTDIR/testlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 # Soft-boundary (R is part of the state) with learning-rate milestones after the kill points.
 run=(train --dataset synthetic --normal-class 0 --method soft-boundary --warmup-epochs 1
@@ -83,6 +67,8 @@ if start_and_kill pretrain 2 "${run[@]}" --checkpoint "$ck" --checkpoint-every 1
     check "killed run left no model" 0 "" -- test ! -e "$tmp/resumed.safetensors"
     echo "killed during pre-training; checkpoint: $(head -c 4096 "$ck" | tr -d '\0' | grep -oE '"(phase|epochs_done)":"[a-z0-9]+"' | tr '\n' ' ')"
     if start_and_kill objective 2 "${run[@]}" --resume "$ck" --checkpoint "$ck" --out "$tmp/resumed.safetensors"; then
+        # it continued the pre-training (a run started afresh would end on the same model)
+        check "resumed in pre-training" 0 "resuming after autoencoder pre-training epoch [2-5]" -- cat "$tmp/log"
         echo "killed during Deep SVDD; checkpoint: $(head -c 4096 "$ck" | tr -d '\0' | grep -oE '"(phase|epochs_done)":"[a-z0-9]+"' | tr '\n' ' ')"
         check "resume to the end" 0 "resuming after Deep SVDD training epoch" -- \
             "$svdd" "${run[@]}" --resume "$ck" --checkpoint "$ck" --out "$tmp/resumed.safetensors"
@@ -117,5 +103,4 @@ if [ -s "$ck" ]; then
 fi
 check "missing checkpoint" 1 "$tmp/none.ckpt" -- "$svdd" "${run[@]}" --resume "$tmp/none.ckpt" --out "$tmp/m"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

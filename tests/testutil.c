@@ -30,6 +30,18 @@ int svdd_test_threads(void) {
     return (int)t;
 }
 
+int svdd_test_make_dir(char *buf, size_t size, const char *what) {
+    int n = snprintf(buf, size, "/tmp/svdd-%s-XXXXXX", what);
+    return n > 0 && (size_t)n < size && mkdtemp(buf) != NULL;
+}
+
+int svdd_test_remove_dir(const char *dir) {
+    char cmd[600];
+    /* the folder names of svdd_test_make_dir need no quoting beyond this */
+    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return n > 0 && (size_t)n < sizeof cmd && strchr(dir, '\'') == NULL && system(cmd) == 0;
+}
+
 void svdd_test_path(char *buf, size_t size, const char *dir, const char *rel) {
     int n = snprintf(buf, size, "%s/%s", dir, rel);
     assert_true(n > 0 && (size_t)n < size);

@@ -42,6 +42,11 @@ const char *svdd_test_data_dir(void);
 /* Threads for the tests that train or run whole networks: $SVDD_TEST_THREADS (1..256), default 1.
  * The ThreadSanitizer build sets 2, so those tests run their parallel loops under TSan. */
 int svdd_test_threads(void);
+/* A new empty folder "/tmp/svdd-<what>-XXXXXX", its path in buf; 0 on failure. For setup
+ * functions too (which return an error rather than fail a test). */
+int svdd_test_make_dir(char *buf, size_t size, const char *what);
+/* Remove a folder made by svdd_test_make_dir and everything in it; 0 on failure. */
+int svdd_test_remove_dir(const char *dir);
 /* Path join into a static-free caller buffer; fails the test if it does not fit. */
 void svdd_test_path(char *buf, size_t size, const char *dir, const char *rel);
 

@@ -38,24 +38,31 @@ static const char *write_hint(int e) {
     return "";
 }
 
+/* Write all len bytes to fd; 0, or the errno of the failed write. */
+static int write_all(int fd, const void *data, size_t len) {
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 /* A device or a pipe (/dev/stdout, /dev/full, a FIFO) has no folder entry to swap: renaming a
  * temporary file over it would replace the device node itself. Such targets get the bytes
  * directly; there is no torn regular file to protect. */
 static svdd_status write_direct(const char *path, const void *data, size_t len, svdd_error *err) {
     int fd = open(path, O_WRONLY | O_TRUNC);
-    if (fd < 0) return svdd__fail(err, SVDD_E_IO, "%s: cannot open it for writing: %s%s", path, strerror(errno), write_hint(errno));
-    const unsigned char *p = data;
-    int e = 0;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            e = errno;
-            break;
-        }
-        p += w;
-        len -= (size_t)w;
+    if (fd < 0) {
+        int e = errno;
+        return svdd__fail(err, SVDD_E_IO, "%s: cannot open it for writing: %s%s", path, strerror(e), write_hint(e));
     }
+    int e = write_all(fd, data, len);
     if (close(fd) != 0 && !e) e = errno;
     if (e) return svdd__fail(err, SVDD_E_IO, "%s: writing failed: %s%s", path, strerror(e), write_hint(e));
     return SVDD_OK;
@@ -64,9 +71,11 @@ static svdd_status write_direct(const char *path, const void *data, size_t len, 
 svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t len, svdd_error *err) {
     if (!path || !*path || (!data && len)) return svdd__fail(err, SVDD_E_INVALID, "svdd_write_file_atomic: no path or data");
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return svdd__fail(err, SVDD_E_IO, "%s: is a folder; give the path of a file to write", path);
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return write_direct(path, data, len, err);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode))
+            return svdd__fail(err, SVDD_E_IO, "%s: is a folder; give the path of a file to write", path);
+        return write_direct(path, data, len, err);
+    }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
     if (!tmp) return svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory", path);
@@ -80,19 +89,7 @@ svdd_status svdd_write_file_atomic(const char *path, const void *data, size_t le
         return st;
     }
     (void)fchmod(fd, 0644);
-    const unsigned char *p = data;
-    size_t left = len;
-    int e = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            e = errno;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    int e = write_all(fd, data, len);
     if (!e && fsync(fd) != 0) e = errno;
     if (close(fd) != 0 && !e) e = errno;
     if (!e && rename(tmp, path) != 0) e = errno;

@@ -4,7 +4,8 @@
  * elements row-major. Images are TYPE 0x08 (uint8), NDIM 3 (count, rows, columns): magic
  * 0x00000803; labels are uint8 with NDIM 1: magic 0x00000801. The loader makes a 1 x rows x
  * columns grey data set. Every size is checked against the limits and the bytes present before
- * anything is allocated; files are parsed from memory, and gzip is detected by content. */
+ * anything is allocated; files are parsed from memory (or streamed, when only some labels are
+ * kept: load_idx_kept), and gzip is detected by content. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,50 +101,63 @@ static svdd_status check_dims(const uint32_t d[3], const svdd_load_limits *limp,
     return SVDD_OK;
 }
 
+/* The checks both loaders make before they read a pixel: the two headers, the limits, that the
+ * two files hold the same count, and the labels' length. The image bytes are the caller's to
+ * check: parse_idx has them all, load_idx_kept finds them as it reads (img_len may then be the
+ * header alone). */
+static svdd_status check_idx(const unsigned char *img, size_t img_len, const char *img_name,
+                             const unsigned char *lab, size_t lab_len, const char *lab_name,
+                             const svdd_load_limits *lim, uint32_t d[3], size_t *ih, size_t *lh,
+                             size_t *bytes, svdd_error *err) {
+    uint32_t nl;
+    svdd_status st = idx_header(img, img_len, img_name, 3, d, ih, err);
+    if (st == SVDD_OK) st = idx_header(lab, lab_len, lab_name, 1, &nl, lh, err);
+    if (st == SVDD_OK) st = check_dims(d, lim, img_name, bytes, err);
+    if (st != SVDD_OK) return st;
+    if (nl != d[0])
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %u labels for the %u images of %s; do the two files "
+                          "belong to the same split (train/t10k)?",
+                          lab_name, (unsigned)nl, (unsigned)d[0], img_name);
+    size_t body = lab_len - *lh;
+    if (body != nl)
+        return svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u labels but %zu bytes follow; the "
+                          "file is damaged, download it again",
+                          lab_name, body < nl ? "truncated" : "trailing bytes", (unsigned)nl, body);
+    return SVDD_OK;
+}
+
+/* uint8 labels make at most 256 classes, which the digit names cover; the count is that of the
+ * whole labels file, also when a loader keeps some labels only. */
+static int idx_classes(const unsigned char *labels, size_t n) {
+    int max_label = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] > max_label) max_label = labels[i];
+    return max_label + 1;
+}
+
 /* The parser behind both entry points, with one name per file for the messages. */
 static svdd_status parse_idx(svdd_dataset **out, const unsigned char *img, size_t img_len,
                              const char *img_name, const unsigned char *lab, size_t lab_len,
                              const char *lab_name, const svdd_load_limits *limits, svdd_error *err) {
     *out = NULL;
     svdd_load_limits lim = svdd__limits_resolve(limits);
-    uint32_t d[3], nl;
-    size_t ih, lh;
-    svdd_status st = idx_header(img, img_len, img_name, 3, d, &ih, err);
+    uint32_t d[3];
+    size_t ih = 0, lh = 0, bytes = 0;
+    svdd_status st = check_idx(img, img_len, img_name, lab, lab_len, lab_name, &lim, d, &ih, &lh, &bytes, err);
     if (st != SVDD_OK) return st;
-    st = idx_header(lab, lab_len, lab_name, 1, &nl, &lh, err);
-    if (st != SVDD_OK) return st;
-
-    size_t bytes;
-    if ((st = check_dims(d, &lim, img_name, &bytes, err)) != SVDD_OK) return st;
-
     size_t body = img_len - ih;
     if (body != bytes)
         return svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u images of %ux%u (%zu bytes) but %zu "
                           "bytes follow; the file is damaged, download it again",
                           img_name, body < bytes ? "truncated" : "trailing bytes", (unsigned)d[0],
                           (unsigned)d[1], (unsigned)d[2], bytes, body);
-    if (nl != d[0])
-        return svdd__fail(err, SVDD_E_FORMAT, "%s: %u labels for the %u images of %s; do the two files "
-                          "belong to the same split (train/t10k)?",
-                          lab_name, (unsigned)nl, (unsigned)d[0], img_name);
-    body = lab_len - lh;
-    if (body != nl)
-        return svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u labels but %zu bytes follow; the "
-                          "file is damaged, download it again",
-                          lab_name, body < nl ? "truncated" : "trailing bytes", (unsigned)nl, body);
 
     svdd_dataset *ds = NULL;
     st = svdd__dataset_alloc(&ds, d[0], 1, (int)d[1], (int)d[2], &lim, img_name, err);
     if (st != SVDD_OK) return st;
     memcpy(ds->pixels, img + ih, bytes);
-    int max_label = 0;
-    for (size_t i = 0; i < nl; i++) {
-        int v = lab[lh + i];
-        ds->labels[i] = v;
-        if (v > max_label) max_label = v;
-    }
-    /* uint8 labels make at most 256 classes, which the digit names cover. */
-    ds->n_classes = max_label + 1;
+    for (size_t i = 0; i < d[0]; i++) ds->labels[i] = lab[lh + i];
+    ds->n_classes = idx_classes(lab + lh, d[0]);
     *out = ds;
     svdd__ok(err);
     return SVDD_OK;
@@ -176,82 +190,138 @@ static svdd_status read_maybe_gz(const char *path, size_t max_len, unsigned char
     return st;
 }
 
+/* The kept images' pixels as they arrive: a 64-byte aligned buffer (as svdd__alloc gives, for
+ * the data set) of len bytes in cap, never more than `most`, the bytes of all kept images. */
+typedef struct pixel_buf {
+    uint8_t *p;
+    size_t len, cap, most;
+} pixel_buf;
+
+/* Room for `more` bytes after px->len (len + more <= most), doubling the room: the buffer follows
+ * the bytes that arrive, never what a header announces. 0 when out of memory. */
+static int pixel_buf_reserve(pixel_buf *px, size_t more) {
+    if (px->len + more <= px->cap) return 1;
+    size_t cap = px->cap < ((size_t)1 << 20) ? (size_t)1 << 20 : px->cap > px->most / 2 ? px->most : 2 * px->cap;
+    if (cap > px->most) cap = px->most;
+    if (cap < px->len + more) cap = px->len + more;
+    uint8_t *p = svdd__alloc(cap, 1);
+    if (!p) return 0;
+    if (px->len) memcpy(p, px->p, px->len);
+    free(px->p);
+    px->p = p;
+    px->cap = cap;
+    return 1;
+}
+
+/* Read n image bytes through the gz reader, appended to px (NULL: skipped). They go in pieces:
+ * gzread counts in unsigned and returns an int, and an image may be larger than either.
+ * 1: all read; 0: the file ended first; -1: a read error; -2: out of memory. */
+static int gz_take(gzFile gz, pixel_buf *px, size_t n) {
+    unsigned char skip[1 << 14];
+    while (n > 0) {
+        const unsigned want = n < sizeof skip ? (unsigned)n : (unsigned)sizeof skip;
+        unsigned char *dst = skip;
+        if (px) {
+            if (!pixel_buf_reserve(px, want)) return -2;
+            dst = px->p + px->len;
+        }
+        const int got = gzread(gz, dst, want);
+        if (got < 0) return -1;
+        if (px) px->len += (size_t)got;
+        if ((unsigned)got < want) return 0;
+        n -= want;
+    }
+    return 1;
+}
+
 /* The images of the kept labels only, read through zlib's gz reader (which passes raw files
- * through unchanged) one image at a time: one class of MNIST then takes a tenth of the memory of
- * the whole set, and neither the compressed nor the whole decompressed file is ever held. The
- * labels file (one byte per image) is read whole. The checks are those of parse_idx; a
- * compressed file's length is only known at its end, so truncation is found while reading. */
+ * through unchanged): one class of MNIST then takes a tenth of the memory of the whole set, and
+ * neither the compressed nor the whole decompressed file is ever held. The labels file (one byte
+ * per image) is read whole. The checks are parse_idx's (check_idx); a compressed file's length is
+ * only known at its end, so the image bytes are checked while reading, and memory grows with the
+ * bytes read, not with the count the header gives. */
 static svdd_status load_idx_kept(svdd_dataset **out, const char *images_path, const char *labels_path,
                                  const svdd_load_limits *lim, size_t max_lab, svdd_error *err) {
-    unsigned char *lab = NULL, hdr[16], *skip = NULL;
-    size_t lab_len = 0, ih, lh, bytes;
-    uint32_t d[3], nl;
+    unsigned char *lab = NULL, hdr[16];
+    size_t lab_len = 0, ih = 0, lh = 0, bytes = 0;
+    uint32_t d[3];
+    int32_t *labels = NULL;
+    pixel_buf px = {NULL, 0, 0, 0};
     svdd_dataset *ds = NULL;
     gzFile gz = NULL;
     svdd_status st = read_maybe_gz(labels_path, max_lab, &lab, &lab_len, err);
-    if (st == SVDD_OK) st = idx_header(lab, lab_len, labels_path, 1, &nl, &lh, err);
-    if (st == SVDD_OK && lab_len - lh != nl)
-        st = svdd__fail(err, SVDD_E_FORMAT, "%s: %s: header says %u labels but %zu bytes follow; the file is damaged, "
-                        "download it again", labels_path, lab_len - lh < nl ? "truncated" : "trailing bytes", (unsigned)nl,
-                        lab_len - lh);
     if (st != SVDD_OK) goto done;
     if (!(gz = gzopen(images_path, "rb"))) {
         st = svdd__fail(err, SVDD_E_IO, "%s: cannot open: %s", images_path, strerror(errno));
         goto done;
     }
-    int got = gzread(gz, hdr, sizeof hdr);
+    int zerr = Z_OK, got = gzread(gz, hdr, sizeof hdr);
     if (got < 0) {
-        int zerr;
         st = svdd__fail(err, SVDD_E_FORMAT, "%s: cannot read: %s", images_path, gzerror(gz, &zerr));
         goto done;
     }
-    if ((st = idx_header(hdr, (size_t)got, images_path, 3, d, &ih, err)) != SVDD_OK) goto done;
-    if ((st = check_dims(d, lim, images_path, &bytes, err)) != SVDD_OK) goto done;
-    if (nl != d[0]) {
-        st = svdd__fail(err, SVDD_E_FORMAT, "%s: %u labels for the %u images of %s; do the two files belong to the "
-                        "same split (train/t10k)?", labels_path, (unsigned)nl, (unsigned)d[0], images_path);
-        goto done;
-    }
-    const size_t D = (size_t)d[1] * d[2]; /* bounded by check_dims */
+    st = check_idx(hdr, (size_t)got, images_path, lab, lab_len, labels_path, lim, d, &ih, &lh, &bytes, err);
+    if (st != SVDD_OK) goto done;
+    const size_t n = d[0], D = (size_t)d[1] * d[2]; /* bounded by check_dims */
     size_t kept = 0;
-    int max_label = 0;
-    for (size_t i = 0; i < nl; i++) {
-        kept += svdd__keeps(lim, lab[lh + i]);
-        if (lab[lh + i] > max_label) max_label = lab[lh + i];
-    }
-    if ((st = svdd__dataset_alloc(&ds, kept, 1, (int)d[1], (int)d[2], lim, images_path, err)) != SVDD_OK) goto done;
-    if (!(skip = malloc(D))) {
-        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) kept += svdd__keeps(lim, lab[lh + i]);
+    px.most = kept * D;
+    /* one int32 per kept byte of the labels file, which is there whole */
+    if (!(labels = svdd__alloc(kept, sizeof *labels))) {
+        st = svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory for %zu labels", labels_path, kept);
         goto done;
     }
-    for (size_t i = 0, k = 0; i < nl; i++) {
+    for (size_t i = 0, k = 0; i < n; i++) {
         const int keep = svdd__keeps(lim, lab[lh + i]);
-        unsigned char *dst = keep ? ds->pixels + k * D : skip;
-        /* D <= max_side^2 fits gzread's unsigned length */
-        got = gzread(gz, dst, (unsigned)D);
-        if (got != (int)D) {
-            int zerr;
-            const char *why = got < 0 ? gzerror(gz, &zerr) : "the file ends there";
+        const int r = gz_take(gz, keep ? &px : NULL, D);
+        if (r == -2) {
+            st = svdd__fail(err, SVDD_E_NOMEM, "%s: out of memory for %zu images of %ux%u", images_path, kept,
+                            (unsigned)d[1], (unsigned)d[2]);
+            goto done;
+        }
+        if (r != 1) {
+            const char *why = r < 0 ? gzerror(gz, &zerr) : "the file ends there";
             st = svdd__fail(err, SVDD_E_FORMAT, "%s: truncated: header says %u images of %ux%u but image %zu cannot be "
                             "read (%s); the file is damaged, download it again", images_path, (unsigned)d[0], (unsigned)d[1],
                             (unsigned)d[2], i, why);
             goto done;
         }
-        if (keep) ds->labels[k++] = lab[lh + i];
+        if (keep) labels[k++] = lab[lh + i];
     }
-    if (gzread(gz, hdr, 1) != 0) {
+    got = gzread(gz, hdr, 1);
+    /* a gzip stream cut after the last image (its checksum missing) reads as a clean end of file,
+     * with the error only in gzerror */
+    (void)gzerror(gz, &zerr);
+    if (got > 0) {
         st = svdd__fail(err, SVDD_E_FORMAT, "%s: trailing bytes after the %u images of %ux%u the header announces; "
                         "the file is damaged, download it again", images_path, (unsigned)d[0], (unsigned)d[1], (unsigned)d[2]);
         goto done;
     }
-    ds->n_classes = max_label + 1;
+    if (got < 0 || zerr != Z_OK) {
+        st = svdd__fail(err, SVDD_E_FORMAT, "%s: corrupt or truncated gzip data (%s); the file is damaged, download it again",
+                        images_path, gzerror(gz, &zerr));
+        goto done;
+    }
+    /* an empty set, then the images and labels read above */
+    if ((st = svdd__dataset_alloc(&ds, 0, 1, (int)d[1], (int)d[2], lim, images_path, err)) != SVDD_OK) goto done;
+    if (px.p) {
+        free(ds->pixels);
+        ds->pixels = px.p;
+        px.p = NULL;
+    }
+    free(ds->labels);
+    ds->labels = labels;
+    labels = NULL;
+    ds->n = kept;
+    ds->n_classes = idx_classes(lab + lh, n);
     *out = ds;
     ds = NULL;
     svdd__ok(err);
 done:
     if (gz) gzclose(gz);
     svdd_dataset_free(ds);
-    free(skip);
+    free(px.p);
+    free(labels);
     free(lab);
     return st;
 }

@@ -179,7 +179,7 @@ svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_erro
     free(m->input_mean), free(m->excess_thr);
     m->input_mean = svdd__alloc(D, sizeof(float));
     m->excess_thr = svdd__alloc((size_t)K * HW, sizeof(float));
-    m->n_excess = K;
+    m->n_excess = 0; /* K once the thresholds are filled in: svdd_gradcam refuses the mode until then */
     double *acc = calloc(D > 2 * HW ? D : 2 * HW, sizeof(double));
     float *r = svdd__alloc((size_t)EB * HW, sizeof(float));
     score_work w;
@@ -219,6 +219,7 @@ svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_erro
             for (size_t p = 0; p < HW; p++) m->excess_thr[(size_t)k * HW + p] = (float)(sum[p] + EXCESS_SIGMAS * pooled);
         }
         svdd__net_zero_grad(m->net, SVDD_PART_ALL);
+        m->n_excess = K;
     }
     work_free(&w);
     free(acc), free(r);

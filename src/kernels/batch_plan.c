@@ -1,4 +1,6 @@
-/* The batch-parallel layout shared by conv2d and conv_transpose2d (see kernels.h). */
+/* The batch-parallel layout and loop shared by conv2d and conv_transpose2d (see kernels.h). */
+#include <string.h>
+
 #include "kernels.h"
 
 svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t extra, size_t chunk_floats) {
@@ -10,18 +12,24 @@ svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t e
     if (nb < 1) nb = 1;
     if (nb > (size_t)per_thread) nb = (size_t)(per_thread > 0 ? per_thread : 1);
     p.chunk = (int)nb;
+    p.extra = extra;
     p.slice = per_image * nb + extra;
     return p;
 }
 
-void svdd__plan_slice(const svdd__batch_plan *p, int B, int t, int *lo, int *hi) {
-    *lo = (int)((long)B * t / p->threads);
-    *hi = (int)((long)B * (t + 1) / p->threads);
-}
-
-void svdd__plan_reduce(const svdd__batch_plan *p, const float *ws, float *dw, size_t n) {
+void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx) {
+#pragma omp parallel for num_threads(p->threads) schedule(static, 1)
     for (int t = 0; t < p->threads; t++) {
-        const float *part = ws + p->slice * (size_t)t + (p->slice - n);
-        for (size_t i = 0; i < n; i++) dw[i] += part[i];
+        /* thread t's images [lo, hi), its scratch, and its weight gradient at the end of it */
+        const int lo = (int)((long)B * t / p->threads), hi = (int)((long)B * (t + 1) / p->threads);
+        float *scratch = ws + p->slice * (size_t)t, *part = dw ? scratch + (p->slice - p->extra) : NULL;
+        if (part) memset(part, 0, p->extra * sizeof(float));
+        for (int b0 = lo; b0 < hi; b0 += p->chunk) chunk(ctx, scratch, part, b0, hi - b0 < p->chunk ? hi - b0 : p->chunk);
+    }
+    if (!dw) return;
+    /* in thread order: deterministic for a given thread count */
+    for (int t = 0; t < p->threads; t++) {
+        const float *part = ws + p->slice * (size_t)t + (p->slice - p->extra);
+        for (size_t i = 0; i < p->extra; i++) dw[i] += part[i];
     }
 }

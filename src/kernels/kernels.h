@@ -42,17 +42,22 @@ void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
  * followed by `extra` floats (its private weight gradient). Depends only on the shapes and the
  * thread count. */
 typedef struct svdd__batch_plan {
-    int threads; /* min(requested, B) */
-    int chunk;   /* images per chunk */
+    int threads;  /* min(requested, B) */
+    int chunk;    /* images per chunk */
+    size_t extra; /* floats of a thread's private weight gradient, at the end of its slice */
     size_t slice; /* floats of workspace per thread */
 } svdd__batch_plan;
 
 /* chunk_floats: the scratch budget of one chunk. */
 svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t extra, size_t chunk_floats);
-/* Thread t's images [*lo, *hi). */
-void svdd__plan_slice(const svdd__batch_plan *p, int B, int t, int *lo, int *hi);
-/* dw[0..n) += the `extra` buffers of every thread, in thread order (deterministic for a given
- * thread count). */
-void svdd__plan_reduce(const svdd__batch_plan *p, const float *ws, float *dw, size_t n);
+
+/* One chunk of a convolution: images [b0, b0 + nb), the thread's scratch (the chunk's matrices)
+ * and, in backward, the thread's weight gradient to accumulate into (NULL in forward). */
+typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, int b0, int nb);
+
+/* Run `chunk` over the B images, one OpenMP thread per slice of the plan, each on its own slice
+ * of ws. With dw: each thread's weight gradient (`extra` floats) starts at zero, and dw += all
+ * of them in thread order at the end (deterministic for a given thread count); NULL in forward. */
+void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
 
 #endif

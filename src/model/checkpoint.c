@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../io/safetensors.h"
 #include "checkpoint.h"
+#include "net_store.h"
 
 #define CKPT_FORMAT "svdd-checkpoint"
 #define CKPT_VERSION 1
@@ -20,15 +20,6 @@ static const char *const PHASE_NAMES[] = {"pretrain", "objective"};
 
 static const char *phase_title(svdd__phase p) {
     return p == SVDD__PHASE_PRETRAIN ? "autoencoder pre-training" : "Deep SVDD training";
-}
-
-/* 64-bit FNV-1a over the image bytes: a fingerprint against resuming on other data by mistake,
- * not a defence against crafted collisions. */
-void svdd__ckpt_data_key(char *buf, size_t size, const float *x, size_t n, size_t image_size) {
-    const unsigned char *p = (const unsigned char *)x;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n * image_size * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    snprintf(buf, size, "%zu:%016" PRIx64, n, h);
 }
 
 /* ---- the schedule: every option that changes the trained network ---- */
@@ -109,11 +100,7 @@ svdd_status svdd__ckpt_save(const char *path, const svdd_net *net, const svdd__c
     for (size_t i = 0; i < ck->pos.n; i++) order[i] = ck->pos.order[i];
     svdd__st_writer *w = NULL;
     svdd_status st = svdd__st_writer_create(&w, err);
-    for (int i = 0; st == SVDD_OK && i < svdd__net_tensor_count(net); i++) {
-        svdd__tensor_info t;
-        svdd__net_tensor(net, i, &t);
-        st = svdd__st_writer_add_f32(w, t.name, t.ndim, t.shape, t.data, err);
-    }
+    if (st == SVDD_OK) st = svdd__net_write_tensors(w, net, err);
     /* Adam's buffers are laid out as the parameters: one flat tensor each */
     int np[1] = {(int)net->n_params}, lat[1] = {L};
     int64_t nord[1] = {(int64_t)ck->pos.n};
@@ -251,12 +238,7 @@ static svdd_status read_state(const svdd__st *st, const char *path, svdd_net *ne
     if (errno || end == s || *end || !isfinite(ck->pos.radius) || ck->pos.radius < 0)
         return svdd__fail(err, SVDD_E_FORMAT, "%s: checkpoint metadata 'radius' is '%.40s', not a number >= 0", path, s);
 
-    for (int i = 0; i < svdd__net_tensor_count(net); i++) {
-        svdd__tensor_info ti;
-        svdd__net_tensor(net, i, &ti);
-        int var = !ti.is_param && strstr(ti.name, "running_var") != NULL;
-        if ((rc = read_nonneg(st, path, ti.name, ti.data, ti.len, ti.ndim, ti.shape, var, err)) != SVDD_OK) return rc;
-    }
+    if ((rc = svdd__net_read_tensors(net, st, err)) != SVDD_OK) return rc;
     int np[1] = {(int)net->n_params};
     if ((rc = read_nonneg(st, path, "adam.m", net->adam_m, net->n_params, 1, np, 0, err)) != SVDD_OK) return rc;
     if ((rc = read_nonneg(st, path, "adam.v", net->adam_v, net->n_params, 1, np, 1, err)) != SVDD_OK) return rc;
@@ -350,7 +332,7 @@ svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_f
     if ((o->checkpoint_path && !*o->checkpoint_path) || (o->resume_path && !*o->resume_path))
         return svdd__fail(err, SVDD_E_INVALID, "an empty checkpoint file name");
     if (!o->checkpoint_path && !o->resume_path) return SVDD_OK;
-    svdd__ckpt_data_key(fc->data_key, sizeof fc->data_key, x, n, svdd__stack_in_size(&net->enc));
+    svdd__images_key(fc->data_key, sizeof fc->data_key, x, n, svdd__stack_in_size(&net->enc));
     if (!o->resume_path) return SVDD_OK;
     svdd_status st = svdd__ckpt_load(o->resume_path, net, n, &fc->resume, o, fc->data_key, err);
     if (st != SVDD_OK) return st;

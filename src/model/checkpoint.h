@@ -16,12 +16,9 @@ typedef struct svdd__ckpt {
     float *center;      /* latent_dim entries in the objective phase, NULL before (owned) */
 } svdd__ckpt;
 
-/* A fingerprint of the n preprocessed training images (after the calibration split), which pins
- * the data set, the normal class and the split. */
-void svdd__ckpt_data_key(char *buf, size_t size, const float *x, size_t n, size_t image_size);
-
 /* Write the state atomically to `path`. `o` gives the schedule recorded with it, `data_key` the
- * images. Refuses (SVDD_E_NUMERIC, nothing written) a state holding NaN or infinity. */
+ * images (svdd__images_key). Refuses (SVDD_E_NUMERIC, nothing written) a state holding NaN or
+ * infinity. */
 svdd_status svdd__ckpt_save(const char *path, const svdd_net *net, const svdd__ckpt *ck, const svdd_fit_options *o,
                             const char *data_key, svdd_error *err);
 /* Read `path` into `net` (built from the same spec) and `ck` (free with svdd__ckpt_free; n: the

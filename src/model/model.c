@@ -318,6 +318,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     if ((st = svdd__fit_ckpt_begin(&fc, m->net, opt, xtr, n_tr, err)) != SVDD_OK) goto fail;
     const int resume_objective = svdd__fit_ckpt_resumes(&fc, SVDD__PHASE_OBJECTIVE);
     if (m->net->dec.n && ae.epochs > 0 && !resume_objective) {
+        /* the cache's notes (loaded, unusable, not written) are the fit's to report */
+        if (!ae.log) ae.log = opt->log, ae.log_user = opt->log_user;
         int cached = 0;
         if ((st = svdd__pretrain_cached(m->net, xtr, n_tr, &ae, opt->pretrained_cache,
                                         svdd__fit_ckpt_hook(&fc, SVDD__PHASE_PRETRAIN, NULL), &cached, err)) != SVDD_OK)

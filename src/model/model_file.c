@@ -10,6 +10,7 @@
 
 #include "../io/safetensors.h"
 #include "model.h"
+#include "net_store.h"
 
 #define MODEL_FORMAT "svdd-model"
 #define MODEL_FORMAT_VERSION 1
@@ -57,11 +58,7 @@ svdd_status svdd_model_save(const svdd_model *m, const char *path, svdd_error *e
     meta_writer mw = {w, err, SVDD_OK};
     const svdd_net *net = m->net;
     const int L = svdd_net_latent_dim(net);
-    for (int i = 0; i < svdd__net_tensor_count(net) && mw.st == SVDD_OK; i++) {
-        svdd__tensor_info t;
-        svdd__net_tensor(net, i, &t);
-        mw.st = svdd__st_writer_add_f32(w, t.name, t.ndim, t.shape, t.data, err);
-    }
+    mw.st = svdd__net_write_tensors(w, net, err);
     int shape1[1] = {L};
     if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add_f32(w, "svdd.center", 1, shape1, m->center, err);
     int64_t gshape[2] = {L, L};
@@ -75,7 +72,7 @@ svdd_status svdd_model_save(const svdd_model *m, const char *path, svdd_error *e
         snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
         mw.st = svdd__st_writer_add_f32(w, name, 3, ashape, m->mean_act[i], err);
     }
-    if (m->input_mean && m->excess_thr && mw.st == SVDD_OK) {
+    if (m->input_mean && m->excess_thr && m->n_excess && mw.st == SVDD_OK) {
         int ishape[3] = {net->enc.in_c, net->enc.in_h, net->enc.in_w}, tshape[3] = {m->n_excess, net->enc.in_h, net->enc.in_w};
         mw.st = svdd__st_writer_add_f32(w, "svdd.explain.input_mean", 3, ishape, m->input_mean, err);
         if (mw.st == SVDD_OK) mw.st = svdd__st_writer_add_f32(w, "svdd.explain.excess_threshold", 3, tshape, m->excess_thr, err);
@@ -211,6 +208,26 @@ static svdd_status read_f64(reader *r, const char *name, double *dst, size_t n) 
     return SVDD_OK;
 }
 
+/* Whether the file holds network tensor t with exactly its shape; if not, what is wrong into msg
+ * ("tensor 'x' is missing" or "tensor 'x' has shape [..] but the network spec ... needs [..]"). */
+static int tensor_fits(const svdd__st *st, const svdd__tensor_info *t, char *msg, size_t size) {
+    const svdd__st_tensor *ft = svdd__st_find(st, t->name);
+    int same = ft && ft->ndim == t->ndim;
+    for (int k = 0; same && k < t->ndim; k++) same = ft->shape[k] == (int64_t)t->shape[k];
+    if (same) return 1;
+    if (!ft) {
+        snprintf(msg, size, "tensor '%s' is missing", t->name);
+        return 0;
+    }
+    char have[96] = "[", want[96] = "[";
+    for (int k = 0; k < ft->ndim && k < SVDD__ST_MAX_DIMS; k++)
+        snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", k ? ", " : "", (long long)ft->shape[k]);
+    for (int k = 0; k < t->ndim && k < (int)(sizeof t->shape / sizeof t->shape[0]); k++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", t->shape[k]);
+    snprintf(msg, size, "tensor '%s' has shape %s] but the network spec stored in the model needs %s]", t->name, have, want);
+    return 0;
+}
+
 /* The network is allocated and initialised (five float mirrors of its parameters) before its
  * tensors are read, and a spec may ask for up to 2^28 parameters: a file of a few hundred bytes
  * naming a large network would cost gigabytes before any tensor is found missing. So the spec's
@@ -228,25 +245,18 @@ static svdd_status check_spec_fits(reader *r, const char *spec, const char *wher
         /* Most often the weights are simply another network's: name the first tensor the spec
          * wants that the file lacks or shapes otherwise, as the full check would. */
         char which[256] = "";
-        for (int i = 0; i < svdd__net_tensor_count(&probe) && !which[0]; i++) {
+        for (int i = 0; i < svdd__net_tensor_count(&probe); i++) {
             svdd__tensor_info t;
             svdd__net_tensor(&probe, i, &t);
-            const svdd__st_tensor *ft = svdd__st_find(r->st, t.name);
-            int same = ft && ft->ndim == t.ndim;
-            for (int k = 0; same && k < t.ndim; k++) same = ft->shape[k] == (int64_t)t.shape[k];
-            if (same) continue;
-            char want[96] = "[";
-            for (int k = 0; k < t.ndim; k++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", t.shape[k]);
-            snprintf(which, sizeof which, "tensor '%s' %s where the spec needs %s]; ", t.name,
-                     ft ? "has another shape" : "is missing", want);
+            if (!tensor_fits(r->st, &t, which, sizeof which)) break;
         }
         r->hinted = 1;
         st = svdd__fail(r->err, SVDD_E_FORMAT,
-                        "%s: %sthe network spec stored in the model needs %zu parameters and %zu batch-norm statistics "
-                        "(%llu bytes) but the file's tensors hold only %zu bytes: the weights are for another "
-                        "architecture (or the file was damaged or edited); train the model again",
-                        r->name, which, probe.n_params, probe.n_state, (unsigned long long)need, have);
+                        "%s: %s%s needs %zu parameters and %zu batch-norm statistics (%llu bytes) but the file's "
+                        "tensors hold only %zu bytes: the weights are for another architecture (or the file was "
+                        "damaged or edited); train the model again",
+                        r->name, which, which[0] ? "; in all, the spec" : "the network spec stored in the model",
+                        probe.n_params, probe.n_state, (unsigned long long)need, have);
     }
     free(probe.enc.layers);
     free(probe.dec.layers);
@@ -262,6 +272,18 @@ static svdd_status check_numel(reader *r, const char *name, size_t n) {
         return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' holds %zu values but this model needs %zu", r->name, name,
                           t->numel, n);
     return SVDD_OK;
+}
+
+/* Tensor `name` of the given shape into a new buffer *dst (freed with the model): its size is
+ * checked against the file before the allocation, and its values must be finite. */
+static svdd_status read_new_f32(reader *r, const char *name, float **dst, int ndim, const int *shape) {
+    size_t n = 1;
+    for (int k = 0; k < ndim; k++) n *= (size_t)shape[k];
+    svdd_status st = check_numel(r, name, n);
+    if (st != SVDD_OK) return st;
+    if (!(*dst = malloc(n * sizeof(float)))) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
+    if ((st = svdd__st_read_f32(r->st, name, *dst, n, ndim, shape, r->err)) != SVDD_OK) return st;
+    return svdd__st_check_finite(r->st, name, r->err);
 }
 
 static svdd_status read_model(svdd_model *m, reader *r) {
@@ -289,34 +311,21 @@ static svdd_status read_model(svdd_model *m, reader *r) {
     snprintf(where, sizeof where, "%s (network spec)", r->name);
     if ((st = check_spec_fits(r, spec, where)) != SVDD_OK) return st;
     if ((st = svdd_net_create(&m->net, spec, where, 0, r->err)) != SVDD_OK) return st;
-    /* every network tensor, with its exact shape */
+    /* every network tensor, with its exact shape (said as a model for another architecture), then
+     * their values */
     for (int i = 0; i < svdd__net_tensor_count(m->net); i++) {
         svdd__tensor_info t;
         svdd__net_tensor(m->net, i, &t);
-        if (!svdd__st_find(r->st, t.name))
-            return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing (is the model for another network?)", r->name,
-                              t.name);
-        const svdd__st_tensor *ft = svdd__st_find(r->st, t.name);
-        int same = ft->ndim == t.ndim;
-        for (int k = 0; same && k < t.ndim; k++) same = ft->shape[k] == (int64_t)t.shape[k];
-        if (!same) {
-            char have[96] = "[", want[96] = "[";
-            for (int k = 0; k < ft->ndim && k < 8; k++)
-                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", k ? ", " : "", (long long)ft->shape[k]);
-            for (int k = 0; k < t.ndim && k < (int)(sizeof t.shape / sizeof t.shape[0]); k++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", t.shape[k]);
+        char what[256];
+        if (!tensor_fits(r->st, &t, what, sizeof what)) {
             r->hinted = 1;
             return svdd__fail(r->err, SVDD_E_FORMAT,
-                              "%s: tensor '%s' has shape %s] but the network spec stored in the model needs %s]: the "
-                              "weights are for another architecture (or the file was edited); train the model again",
-                              r->name, t.name, have, want);
+                              "%s: %s: the weights are for another architecture (or the file was edited); train the "
+                              "model again",
+                              r->name, what);
         }
-        if ((st = svdd__st_read_f32(r->st, t.name, t.data, t.len, t.ndim, t.shape, r->err)) != SVDD_OK) return st;
-        if ((st = svdd__st_check_finite(r->st, t.name, r->err)) != SVDD_OK) return st;
-        if (!t.is_param && strstr(t.name, "running_var"))
-            for (size_t k = 0; k < t.len; k++)
-                if (t.data[k] < 0) return svdd__fail(r->err, SVDD_E_FORMAT, "%s: '%s' holds a negative variance", r->name, t.name);
     }
+    if ((st = svdd__net_read_tensors(m->net, r->st, r->err)) != SVDD_OK) return st;
     const int L = svdd_net_latent_dim(m->net);
     int shape1[1] = {L};
     m->center = malloc((size_t)L * sizeof(float));
@@ -347,13 +356,9 @@ static svdd_status read_model(svdd_model *m, reader *r) {
         if (!svdd__model_keeps_mean_act(m->net, i)) continue;
         const svdd__layer *ly = &m->net->enc.layers[i];
         int ashape[3] = {ly->out_c, ly->out_h, ly->out_w};
-        size_t sz = (size_t)ly->out_c * ly->out_h * ly->out_w;
         char name[96];
         snprintf(name, sizeof name, "svdd.mean_activation.encoder.%s", ly->name);
-        if ((st = check_numel(r, name, sz)) != SVDD_OK) return st;
-        if (!(m->mean_act[i] = malloc(sz * sizeof(float)))) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
-        if ((st = svdd__st_read_f32(r->st, name, m->mean_act[i], sz, 3, ashape, r->err)) != SVDD_OK) return st;
-        if ((st = svdd__st_check_finite(r->st, name, r->err)) != SVDD_OK) return st;
+        if ((st = read_new_f32(r, name, &m->mean_act[i], 3, ashape)) != SVDD_OK) return st;
     }
 
     if ((st = get_str(r, "method", &s)) != SVDD_OK) return st;
@@ -410,26 +415,16 @@ static svdd_status read_model(svdd_model *m, reader *r) {
         }
     }
     /* The excess-map statistics came after format version 1 was fixed: files without them load
-     * (only that map mode then refuses), so they are optional, but both or neither, and with the
-     * shapes this model needs. */
+     * (only that map mode then refuses), so they are optional, but both or neither (one alone
+     * reports the other missing), and with the shapes this model needs. */
     const char *ex_mean = "svdd.explain.input_mean", *ex_thr = "svdd.explain.excess_threshold";
     if (svdd__st_find(r->st, ex_mean) || svdd__st_find(r->st, ex_thr)) {
         const svdd__stack *enc = &m->net->enc;
         const int K = svdd__explain_score_count(m);
         int ishape[3] = {enc->in_c, enc->in_h, enc->in_w}, tshape[3] = {K, enc->in_h, enc->in_w};
-        size_t ni = (size_t)enc->in_c * enc->in_h * enc->in_w, nt = (size_t)K * enc->in_h * enc->in_w;
-        if (!svdd__st_find(r->st, ex_mean) || !svdd__st_find(r->st, ex_thr))
-            return svdd__fail(r->err, SVDD_E_FORMAT, "%s: tensor '%s' is missing (it comes with '%s')", r->name,
-                              svdd__st_find(r->st, ex_mean) ? ex_thr : ex_mean, svdd__st_find(r->st, ex_mean) ? ex_mean : ex_thr);
-        if ((st = check_numel(r, ex_mean, ni)) != SVDD_OK || (st = check_numel(r, ex_thr, nt)) != SVDD_OK) return st;
-        m->input_mean = malloc(ni * sizeof(float));
-        m->excess_thr = malloc(nt * sizeof(float));
-        if (!m->input_mean || !m->excess_thr) return svdd__fail(r->err, SVDD_E_NOMEM, "out of memory");
+        if ((st = read_new_f32(r, ex_mean, &m->input_mean, 3, ishape)) != SVDD_OK) return st;
+        if ((st = read_new_f32(r, ex_thr, &m->excess_thr, 3, tshape)) != SVDD_OK) return st;
         m->n_excess = K;
-        if ((st = svdd__st_read_f32(r->st, ex_mean, m->input_mean, ni, 3, ishape, r->err)) != SVDD_OK) return st;
-        if ((st = svdd__st_check_finite(r->st, ex_mean, r->err)) != SVDD_OK) return st;
-        if ((st = svdd__st_read_f32(r->st, ex_thr, m->excess_thr, nt, 3, tshape, r->err)) != SVDD_OK) return st;
-        if ((st = svdd__st_check_finite(r->st, ex_thr, r->err)) != SVDD_OK) return st;
     }
     if ((st = get_str(r, "dataset", &s)) != SVDD_OK) return st;
     snprintf(m->dataset, sizeof m->dataset, "%s", s);

@@ -11,28 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../io/safetensors.h"
-#include "../nn/network.h"
+#include "net_store.h"
 #include "train.h"
 
 #define CACHE_FORMAT "svdd-pretrained-network"
 
-/* 64-bit FNV-1a: a fingerprint, not a defence against crafted collisions (the file is the
- * user's own cache). */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static void make_key(char *buf, size_t size, const svdd_net *net, const float *x, size_t n, const svdd_train_options *o) {
-    const uint64_t h0 = 0xcbf29ce484222325ull;
-    const uint64_t hspec = fnv1a(h0, net->spec, strlen(net->spec));
-    const uint64_t hx = fnv1a(h0, x, n * svdd__stack_in_size(&net->enc) * sizeof(float));
+    const uint64_t hspec = svdd__fnv1a(SVDD__FNV1A_BASIS, net->spec, strlen(net->spec));
+    char images[64];
+    svdd__images_key(images, sizeof images, x, n, svdd__stack_in_size(&net->enc));
     int len = snprintf(buf, size,
-                       "spec=%016" PRIx64 ";images=%zu:%016" PRIx64 ";epochs=%d;batch=%d;lr=%.17g;wd=%.17g;amsgrad=%d;"
+                       "spec=%016" PRIx64 ";images=%s;epochs=%d;batch=%d;lr=%.17g;wd=%.17g;amsgrad=%d;"
                        "gamma=%.17g;seed=%" PRIu64 ";threads=%d;milestones=",
-                       hspec, n, hx, o->epochs, o->batch_size, o->lr, o->weight_decay, o->amsgrad, o->gamma, o->seed,
+                       hspec, images, o->epochs, o->batch_size, o->lr, o->weight_decay, o->amsgrad, o->gamma, o->seed,
                        o->threads);
     for (int i = 0; i < o->n_milestones && len > 0 && (size_t)len < size; i++)
         len += snprintf(buf + len, size - (size_t)len, "%s%d", i ? "," : "", o->milestones[i]);
@@ -41,22 +32,29 @@ static void make_key(char *buf, size_t size, const svdd_net *net, const float *x
         snprintf(buf + len, size - (size_t)len, ";clip=%.17g", o->clip_grad_norm);
 }
 
-/* 1 when `path` holds this key's weights (now loaded into net), 0 otherwise (net untouched
- * unless the file matched and then failed half-way, in which case the caller retrains). */
+/* 1 when `path` holds this key's weights (now loaded into net), 0 otherwise with net untouched:
+ * a file with the key that fails half-way (a NaN, a missing tensor) is rolled back, so that
+ * training starts from the network's own initialisation, as it would without a cache. */
 static int try_load(svdd_net *net, const char *path, const char *key, const svdd_train_options *o) {
     svdd__st *st = NULL;
     svdd_error e;
     if (svdd__st_load(&st, path, &e) != SVDD_OK) return 0;
     const char *fmt = svdd__st_meta(st, "format"), *k = svdd__st_meta(st, "key");
-    int ok = fmt && k && strcmp(fmt, CACHE_FORMAT) == 0 && strcmp(k, key) == 0;
-    for (int i = 0; ok && i < svdd__net_tensor_count(net); i++) {
-        svdd__tensor_info t;
-        svdd__net_tensor(net, i, &t);
-        ok = svdd__st_read_f32(st, t.name, t.data, t.len, t.ndim, t.shape, &e) == SVDD_OK &&
-             svdd__st_check_finite(st, t.name, &e) == SVDD_OK;
+    const size_t np = net->n_params, ns = net->n_state;
+    float *init = NULL; /* the network before reading, to roll back to */
+    int ok = 0;
+    if (fmt && k && strcmp(fmt, CACHE_FORMAT) == 0 && strcmp(k, key) == 0 && (init = malloc((np + ns) * sizeof(float)))) {
+        memcpy(init, net->params, np * sizeof(float));
+        if (ns) memcpy(init + np, net->state, ns * sizeof(float));
+        ok = svdd__net_read_tensors(net, st, &e) == SVDD_OK;
+        if (!ok) {
+            memcpy(net->params, init, np * sizeof(float));
+            if (ns) memcpy(net->state, init + np, ns * sizeof(float));
+            svdd__log(o->log, o->log_user, SVDD_LOG_WARN, "%s: unusable pre-trained network (%s); training it again", path,
+                      e.message);
+        }
     }
-    if (!ok && fmt && k && strcmp(k, key) == 0)
-        svdd__log(o->log, o->log_user, SVDD_LOG_WARN, "%s: unusable pre-trained network (%s); training it again", path, e.message);
+    free(init);
     svdd__st_free(st);
     return ok;
 }
@@ -64,11 +62,7 @@ static int try_load(svdd_net *net, const char *path, const char *key, const svdd
 static svdd_status save(const svdd_net *net, const char *path, const char *key, svdd_error *err) {
     svdd__st_writer *w = NULL;
     svdd_status st = svdd__st_writer_create(&w, err);
-    for (int i = 0; st == SVDD_OK && i < svdd__net_tensor_count(net); i++) {
-        svdd__tensor_info t;
-        svdd__net_tensor(net, i, &t);
-        st = svdd__st_writer_add_f32(w, t.name, t.ndim, t.shape, t.data, err);
-    }
+    if (st == SVDD_OK) st = svdd__net_write_tensors(w, net, err);
     if (st == SVDD_OK) st = svdd__st_writer_meta(w, "format", CACHE_FORMAT, err);
     if (st == SVDD_OK) st = svdd__st_writer_meta(w, "key", key, err);
     if (st == SVDD_OK) st = svdd__st_writer_meta(w, "spec", net->spec, err);

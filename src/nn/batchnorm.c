@@ -10,7 +10,7 @@ void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *
                                    float momentum, int threads) {
     const size_t n = (size_t)B * S;
     /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
-    const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
+    const int T = (size_t)B * C * S < SVDD__PARALLEL_MIN_FLOATS || threads < 1 ? 1 : threads;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {
         double sum = 0;
@@ -61,7 +61,7 @@ void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float 
                                     int B, int C, int S, int threads) {
     const double n = (double)B * S;
     /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
-    const int T = (size_t)B * C * S < 32768 || threads < 1 ? 1 : threads;
+    const int T = (size_t)B * C * S < SVDD__PARALLEL_MIN_FLOATS || threads < 1 ? 1 : threads;
 #pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;

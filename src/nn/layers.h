@@ -15,6 +15,11 @@
 
 #include "../kernels/kernels.h"
 
+/* Below this many floats a pass over a layer stays on one thread, whatever the thread setting:
+ * starting threads would cost more than they save (batch norm here, the element-wise and pooling
+ * layers in network.c). */
+#define SVDD__PARALLEL_MIN_FLOATS 32768
+
 /* ---- conv2d: torch.nn.Conv2d(Cin, Cout, K, stride=1, padding=P, bias=False) ----
  * inp (B,Cin,H,W), w (Cout,Cin,K,K), out (B,Cout,Ho,Wo), Ho = H + 2P - K + 1, Wo likewise. */
 void svdd__conv2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,

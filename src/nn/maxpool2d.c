@@ -21,16 +21,32 @@ static inline __m128 takes4(__m128 v, __m128 m) {
 }
 static inline __m128 sel4(__m128 mask, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b)); }
 
+/* Windows ox..ox+3 of a row pair, one per lane: a b over c d. */
+static inline void windows4(const float *r0, const float *r1, int ox, __m128 *a, __m128 *b, __m128 *c, __m128 *d) {
+    __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+    __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+    *a = _mm_shuffle_ps(p0, p1, 0x88), *b = _mm_shuffle_ps(p0, p1, 0xDD);
+    *c = _mm_shuffle_ps(q0, q1, 0x88), *d = _mm_shuffle_ps(q0, q1, 0xDD);
+}
 #endif
+
+/* Window ox, scalar: the index (0..3, row-major) of its winner; *m gets the winner's value. */
+static inline int winner(const float *r0, const float *r1, int ox, float *m) {
+    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+    int k = 0;
+    *m = a;
+    if (TAKES(b, *m)) *m = b, k = 1;
+    if (TAKES(c, *m)) *m = c, k = 2;
+    if (TAKES(d, *m)) *m = d, k = 3;
+    return k;
+}
 
 static void pool_row(float *y, const float *r0, const float *r1, int Wo) {
     int ox = 0;
 #if SVDD_POOL_SSE2
     for (; ox + 4 <= Wo; ox += 4) {
-        __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
-        __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
-        __m128 a = _mm_shuffle_ps(p0, p1, 0x88), b = _mm_shuffle_ps(p0, p1, 0xDD);
-        __m128 c = _mm_shuffle_ps(q0, q1, 0x88), d = _mm_shuffle_ps(q0, q1, 0xDD);
+        __m128 a, b, c, d;
+        windows4(r0, r1, ox, &a, &b, &c, &d);
         __m128 m = a;
         m = sel4(takes4(b, m), b, m);
         m = sel4(takes4(c, m), c, m);
@@ -39,10 +55,8 @@ static void pool_row(float *y, const float *r0, const float *r1, int Wo) {
     }
 #endif
     for (; ox < Wo; ox++) {
-        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1], m = a;
-        if (TAKES(b, m)) m = b;
-        if (TAKES(c, m)) m = c;
-        if (TAKES(d, m)) m = d;
+        float m;
+        (void)winner(r0, r1, ox, &m);
         y[ox] = m;
     }
 }
@@ -53,10 +67,8 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
     int ox = 0;
 #if SVDD_POOL_SSE2
     for (; ox + 4 <= Wo; ox += 4) {
-        __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
-        __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
-        __m128 a = _mm_shuffle_ps(p0, p1, 0x88), b = _mm_shuffle_ps(p0, p1, 0xDD);
-        __m128 c = _mm_shuffle_ps(q0, q1, 0x88), d = _mm_shuffle_ps(q0, q1, 0xDD);
+        __m128 a, b, c, d;
+        windows4(r0, r1, ox, &a, &b, &c, &d);
         /* one-hot masks of the winner, first in row-major order */
         __m128 m = a, ka = _mm_castsi128_ps(_mm_set1_epi32(-1)), kb, kc, kd, t;
         t = takes4(b, m); m = sel4(t, b, m); kb = t; ka = _mm_andnot_ps(t, ka);
@@ -71,12 +83,9 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
     }
 #endif
     for (; ox < Wo; ox++) {
-        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1], m = a;
-        int k = 0;
-        if (TAKES(b, m)) m = b, k = 1;
-        if (TAKES(c, m)) m = c, k = 2;
-        if (TAKES(d, m)) k = 3;
-        float gv = g[ox];
+        float m;
+        const int k = winner(r0, r1, ox, &m);
+        const float gv = g[ox];
         d0[2 * ox] = k == 0 ? gv : 0.0f;
         d0[2 * ox + 1] = k == 1 ? gv : 0.0f;
         d1[2 * ox] = k == 2 ? gv : 0.0f;

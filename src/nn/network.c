@@ -170,7 +170,7 @@ typedef enum { EW_LRELU_F, EW_LRELU_B, EW_SIGMOID_F, EW_SIGMOID_B, EW_POOL_F, EW
 
 static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a, const float *b) {
     const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
-    int T = (size_t)B * in < 32768 ? 1 : threads < B ? threads : B;
+    int T = (size_t)B * in < SVDD__PARALLEL_MIN_FLOATS ? 1 : threads < B ? threads : B;
 #pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
     for (int t = 0; t < T; t++) {
         const size_t lo = (size_t)B * t / T, hi = (size_t)B * (t + 1) / T, nb = hi - lo;
