@@ -1,9 +1,10 @@
-/* svdd_bench: the driver. See bench.h for the two roles and docs/benchmarks.md for what the
- * figures mean.
+/* svdd bench (and the standalone svdd_bench): the driver. See bench.h for the two roles and
+ * docs/benchmarks.md for what the figures mean.
  *
- *   svdd_bench [--quick] [--json PATH] [--threads 1,2] [--nets mnist,cifar] [--tasks train,score]
+ *   svdd bench [--quick] [--json PATH] [--threads 1,2] [--nets mnist,cifar] [--tasks train,score]
  *              [--seconds S] [--repeats N] [--warmup S] [--no-torch] [--torch-blas pthread,openmp]
- *              [--python PATH] [--torch-script PATH]
+ *              [--python PATH] [--torch-script PATH] [--tables compare,scaling]
+ *              [--scaling-images 1000,6000,60000] [--scaling-epochs E]
  *
  * For every workload and thread count the driver runs svdd's child and then PyTorch's children
  * (one per BLAS variant) back to back, so that a change in the machine's load hits both sides of
@@ -42,6 +43,11 @@ typedef struct options {
     const char *json_path;
     const char *child_task;  /* child role */
     int child_threads;
+    bench_fit_size child_fit;
+    int compare, scaling;    /* which tables */
+    int scaling_images[8], n_scaling_images;
+    int scaling_epochs;
+    const char *subcommand;  /* "bench" under svdd, NULL for svdd_bench */
     int retries;             /* re-runs of a configuration disturbed by other processes */
     double busy;             /* "disturbed": others used more than this many CPUs on average */
     double retry_budget;     /* seconds all re-runs together may take */
@@ -53,9 +59,12 @@ typedef struct driver {
     double retry_spent; /* seconds spent in re-runs so far */
 } driver;
 
-static void usage(FILE *f) {
+static void usage(FILE *f, const char *subcommand) {
     fprintf(f,
-            "usage: svdd_bench [options]\n"
+            "usage: %s [options]\n"
+            "Times svdd's training steps and scoring against PyTorch's on the reference networks\n"
+            "(docs/benchmarks.md), then whole training runs at growing sizes and thread counts.\n"
+            "Table on stdout, progress on stderr.\n"
             "  --quick              short timings (0.4 s, 3 runs, 0.1 s warm-up)\n"
             "  --seconds S          timed seconds per configuration (default 4)\n"
             "  --repeats N          timed runs per configuration; the median is reported (default 5)\n"
@@ -72,7 +81,12 @@ static void usage(FILE *f) {
             "  --busy F             a configuration during which other processes used more than F CPUs\n"
             "                       on average is run again (default 0.25)...\n"
             "  --retries N          ...at most N more times, the least disturbed run kept (default 2),\n"
-            "  --retry-budget S     ...as long as all re-runs together took less than S seconds (600)\n");
+            "  --retry-budget S     ...as long as all re-runs together took less than S seconds (600)\n"
+            "  --tables LIST        compare (svdd against PyTorch), scaling (whole training runs);\n"
+            "                       default both\n"
+            "  --scaling-images L   training images of the whole runs (default 1000,6000,60000)\n"
+            "  --scaling-epochs E   epochs of each phase of the whole runs (default 2)\n",
+            subcommand ? "svdd bench" : "svdd_bench");
 }
 
 /* "1,2" -> {1, 2}; returns the count, -1 on a malformed list. */
@@ -129,14 +143,22 @@ static void find_torch_script(char *buf, size_t size) {
 static int takes_value(const char *a) {
     static const char *const names[] = {"--seconds", "--repeats", "--warmup", "--threads", "--nets", "--tasks",
                                         "--torch-blas", "--python", "--torch-script", "--json", "--busy",
-                                        "--retries", "--retry-budget", "--child", "--child-threads"};
+                                        "--retries", "--retry-budget", "--tables", "--scaling-images",
+                                        "--scaling-epochs", "--child-images", "--child-epochs", "--child",
+                                        "--child-threads"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0) return 1;
     return 0;
 }
 
-static int parse_options(options *o, int argc, char **argv) {
+static int parse_options(options *o, int argc, char **argv, const char *subcommand) {
     memset(o, 0, sizeof *o);
+    o->subcommand = subcommand;
+    o->compare = o->scaling = 1;
+    o->scaling_images[0] = 1000, o->scaling_images[1] = 6000, o->scaling_images[2] = 60000;
+    o->n_scaling_images = 3;
+    o->scaling_epochs = 2;
+    o->child_fit.images = 1000, o->child_fit.epochs = 1;
     o->timing.seconds = 4.0;
     o->timing.repeats = 5;
     o->timing.warmup = 1.0;
@@ -149,13 +171,13 @@ static int parse_options(options *o, int argc, char **argv) {
     o->busy = 0.25;
     o->retry_budget = 600;
     find_torch_script(o->torch_script, sizeof o->torch_script);
-    int quick = 0, seconds_set = 0, repeats_set = 0, warmup_set = 0;
+    int quick = 0, seconds_set = 0, repeats_set = 0, warmup_set = 0, scaling_set = 0, epochs_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
         double d;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
+            usage(stdout, subcommand);
             exit(0);
         } else if (strcmp(a, "--quick") == 0) {
             quick = 1; /* applied after the loop so that explicit values win whatever their order */
@@ -164,10 +186,10 @@ static int parse_options(options *o, int argc, char **argv) {
             o->torch = 0;
             takes = 0;
         } else if (!takes_value(a)) {
-            fprintf(stderr, "svdd_bench: unknown option %s; see --help\n", a);
+            fprintf(stderr, "svdd bench: unknown option %s; see --help\n", a);
             return 0;
         } else if (!v) {
-            fprintf(stderr, "svdd_bench: %s needs a value; see --help\n", a);
+            fprintf(stderr, "svdd bench: %s needs a value; see --help\n", a);
             return 0;
         } else if (strcmp(a, "--seconds") == 0) {
             if (!parse_double(v, 0.01, 3600, &o->timing.seconds)) goto bad;
@@ -203,6 +225,20 @@ static int parse_options(options *o, int argc, char **argv) {
             o->retries = (int)d;
         } else if (strcmp(a, "--retry-budget") == 0) {
             if (!parse_double(v, 0, 86400, &o->retry_budget)) goto bad;
+        } else if (strcmp(a, "--tables") == 0) {
+            o->compare = list_has(v, "compare"), o->scaling = list_has(v, "scaling");
+            if (!o->compare && !o->scaling) goto bad;
+        } else if (strcmp(a, "--scaling-images") == 0) {
+            /* at least one batch after the 10% calibration split; at most what fits comfortably */
+            if ((o->n_scaling_images = parse_int_list(v, o->scaling_images, 8, 250, 1000000)) < 1) goto bad;
+            scaling_set = 1;
+        } else if (strcmp(a, "--scaling-epochs") == 0) {
+            if (parse_int_list(v, &o->scaling_epochs, 1, 1, 1000) != 1) goto bad;
+            epochs_set = 1;
+        } else if (strcmp(a, "--child-images") == 0) {
+            if (parse_int_list(v, &o->child_fit.images, 1, 250, 1000000) != 1) goto bad;
+        } else if (strcmp(a, "--child-epochs") == 0) {
+            if (parse_int_list(v, &o->child_fit.epochs, 1, 1, 1000) != 1) goto bad;
         } else if (strcmp(a, "--child") == 0) {
             o->child_task = v;
         } else { /* --child-threads, the last of takes_value's names */
@@ -211,7 +247,7 @@ static int parse_options(options *o, int argc, char **argv) {
         i += takes;
         continue;
     bad:
-        fprintf(stderr, "svdd_bench: bad value '%s' for %s; see --help\n", v, a);
+        fprintf(stderr, "svdd bench: bad value '%s' for %s; see --help\n", v, a);
         return 0;
     }
     if (quick) {
@@ -219,6 +255,8 @@ static int parse_options(options *o, int argc, char **argv) {
         if (!seconds_set) o->timing.seconds = 0.4;
         if (!repeats_set) o->timing.repeats = 3;
         if (!warmup_set) o->timing.warmup = 0.1;
+        if (!scaling_set) o->n_scaling_images = 2; /* 1000 and 6000 images */
+        if (!epochs_set) o->scaling_epochs = 1;
     }
     return 1;
 }
@@ -263,14 +301,14 @@ static cJSON *run_child(char *const argv[], char *const envp[], double timeout, 
     *other_load = -1;
     int fd[2];
     if (pipe(fd) != 0) {
-        perror("svdd_bench: pipe");
+        perror("svdd bench: pipe");
         return NULL;
     }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        perror("svdd_bench: fork");
+        perror("svdd bench: fork");
         close(fd[0]), close(fd[1]);
         return NULL;
     }
@@ -280,7 +318,7 @@ static cJSON *run_child(char *const argv[], char *const envp[], double timeout, 
         close(fd[0]);
         close(fd[1]);
         execve(argv[0], argv, envp);
-        static const char msg[] = "svdd_bench: exec failed\n";
+        static const char msg[] = "svdd bench: exec failed\n";
         ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
         (void)w;
         _exit(127);
@@ -322,21 +360,21 @@ static cJSON *run_child(char *const argv[], char *const envp[], double timeout, 
         *other_load = other > 0 ? other : 0;
     }
     if (!buf) {
-        fprintf(stderr, "svdd_bench: out of memory reading %s\n", argv[0]);
+        fprintf(stderr, "svdd bench: out of memory reading %s\n", argv[0]);
         return NULL;
     }
     buf[len] = '\0';
     cJSON *res = NULL;
     if (timed_out)
-        fprintf(stderr, "svdd_bench: %s timed out after %.0f s and was killed\n", argv[0], timeout);
+        fprintf(stderr, "svdd bench: %s timed out after %.0f s and was killed\n", argv[0], timeout);
     else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "svdd_bench: %s failed (status %d)\n", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        fprintf(stderr, "svdd bench: %s failed (status %d)\n", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     else {
         char *line = NULL;
         for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
             if (*p == '{') line = p;
         if (line) res = cJSON_Parse(line);
-        if (!res) fprintf(stderr, "svdd_bench: no result line from %s\n", argv[0]);
+        if (!res) fprintf(stderr, "svdd bench: no result line from %s\n", argv[0]);
     }
     free(buf);
     return res;
@@ -399,14 +437,14 @@ static double child_timeout(const bench_timing *t) { return 120.0 + 10.0 * (t->s
 
 /* Run a child, and again while other processes disturbed it (up to o->retries more times);
  * keep the least disturbed result. */
-static cJSON *run_child_quiet(driver *dr, char *const argv[], char *const envp[]) {
+static cJSON *run_child_quiet(driver *dr, char *const argv[], char *const envp[], double timeout) {
     const options *o = dr->o;
     cJSON *best = NULL;
     double best_other = 1e30;
     int attempts = 0;
     for (int a = 0; a <= o->retries; a++) {
         double other, t0 = now_wall();
-        cJSON *r = run_child(argv, envp, child_timeout(&o->timing), &other);
+        cJSON *r = run_child(argv, envp, timeout, &other);
         if (a > 0) dr->retry_spent += now_wall() - t0;
         attempts++;
         if (!r) break;
@@ -436,9 +474,24 @@ static cJSON *run_svdd_child(driver *dr, const bench_task *task, int threads) {
     const options *o = dr->o;
     timing_args ta;
     format_timing(&ta, &o->timing, threads);
-    char *argv[] = {"/proc/self/exe", "--child", (char *)task->name, "--child-threads", ta.threads, "--seconds",
-                    ta.seconds, "--repeats", ta.repeats, "--warmup", ta.warmup, NULL};
-    return run_child_quiet(dr, argv, environ);
+    char *argv[] = {"/proc/self/exe", (char *)o->subcommand, "--child", (char *)task->name, "--child-threads",
+                    ta.threads, "--seconds", ta.seconds, "--repeats", ta.repeats, "--warmup", ta.warmup, NULL};
+    /* without a subcommand the child's options follow the executable directly */
+    if (!o->subcommand) memmove(argv + 1, argv + 2, sizeof argv - 2 * sizeof *argv);
+    return run_child_quiet(dr, argv, environ, child_timeout(&o->timing));
+}
+
+static cJSON *run_fit_child(driver *dr, const bench_task *task, int threads, int images) {
+    const options *o = dr->o;
+    char thr[16], img[16], ep[16];
+    snprintf(thr, sizeof thr, "%d", threads);
+    snprintf(img, sizeof img, "%d", images);
+    snprintf(ep, sizeof ep, "%d", o->scaling_epochs);
+    char *argv[] = {"/proc/self/exe", (char *)o->subcommand, "--child", (char *)task->name, "--child-threads", thr,
+                    "--child-images", img, "--child-epochs", ep, NULL};
+    if (!o->subcommand) memmove(argv + 1, argv + 2, sizeof argv - 2 * sizeof *argv);
+    /* generous: 100 images/s through both phases would be twenty times slower than this machine */
+    return run_child_quiet(dr, argv, environ, 300.0 + 2.0 * images * o->scaling_epochs / 100.0);
 }
 
 static cJSON *run_torch_child(driver *dr, const bench_task *task, int threads, int openmp) {
@@ -449,7 +502,7 @@ static cJSON *run_torch_child(driver *dr, const bench_task *task, int threads, i
                     "--seconds", ta.seconds, "--repeats", ta.repeats, "--warmup", ta.warmup, NULL};
     child_env ce;
     if (!make_torch_env(&ce, threads, openmp)) return NULL;
-    cJSON *r = run_child_quiet(dr, argv, ce.envp);
+    cJSON *r = run_child_quiet(dr, argv, ce.envp, child_timeout(&o->timing));
     free(ce.envp);
     if (r) {
         /* name the variant after what the process really loaded, not what was asked for */
@@ -578,84 +631,108 @@ static int run_driver(const options *o) {
     int failures = 0;
     double t0 = now_wall();
 
-    fprintf(stderr, "svdd_bench: %.1f s timed + %.1f s warm-up per configuration, %d runs; load %s\n",
+    fprintf(stderr, "svdd bench: %.1f s timed + %.1f s warm-up per configuration, %d runs; load %s\n",
             o->timing.seconds, o->timing.warmup, o->timing.repeats, bench_str(machine, "loadavg_before"));
-    if (o->torch && access(o->torch_script, R_OK) != 0) {
-        fprintf(stderr, "svdd_bench: cannot read %s; pass --torch-script PATH or --no-torch\n", o->torch_script);
+    if (o->compare && o->torch && access(o->torch_script, R_OK) != 0) {
+        fprintf(stderr, "svdd bench: cannot read %s; pass --torch-script PATH or --no-torch\n", o->torch_script);
         cJSON_Delete(root);
         return 1;
     }
-    const bench_task *g = bench_task_find("gemm-1024");
-    for (int ti = 0; ti < o->n_threads; ti++) {
-        cJSON *r = run_svdd_child(&dr, g, o->threads[ti]);
-        progress("svdd", g, o->threads[ti], "", r);
-        if (!r) {
-            failures++;
-            continue;
-        }
-        gemm_gflops[o->threads[ti]] = bench_num(r, "rate_median", 0);
-        if (!cJSON_GetObjectItemCaseSensitive(root, "svdd_blas")) {
-            cJSON_AddStringToObject(root, "svdd_blas", bench_str(r, "blas"));
-            cJSON_AddStringToObject(root, "svdd_blas_core", bench_str(r, "blas_core"));
-            cJSON_AddStringToObject(root, "svdd_blas_config", bench_str(r, "blas_config"));
-        }
-        cJSON_AddItemToArray(gemm, r);
-    }
-
     bench_row rows[64];
     int n_rows = 0;
-    for (int i = 0; i < n_tasks; i++) {
-        if (!task_selected(o, &tasks[i])) continue;
-        for (int ti = 0; ti < o->n_threads && n_rows < 64; ti++) {
-            bench_row *row = &rows[n_rows++];
-            memset(row, 0, sizeof *row);
-            row->task = &tasks[i];
-            row->threads = o->threads[ti];
-            row->svdd = run_svdd_child(&dr, row->task, row->threads);
-            progress("svdd", row->task, row->threads, "", row->svdd);
-            if (row->svdd)
-                cJSON_AddItemToArray(svdd_res, row->svdd);
-            else
+    if (o->compare) {
+        const bench_task *g = bench_task_find("gemm-1024");
+        for (int ti = 0; ti < o->n_threads; ti++) {
+            cJSON *r = run_svdd_child(&dr, g, o->threads[ti]);
+            progress("svdd", g, o->threads[ti], "", r);
+            if (!r) {
                 failures++;
-            if (!o->torch) continue;
-            for (int v = 0; v < MAX_VARIANTS; v++) {
-                if (v == 0 ? !o->variant_pthread : !o->variant_openmp) continue;
-                cJSON *r = run_torch_child(&dr, row->task, row->threads, v == 1);
-                progress("torch", row->task, row->threads, v == 1 ? "(openmp)" : "(pthread)", r);
-                if (!r) {
+                continue;
+            }
+            gemm_gflops[o->threads[ti]] = bench_num(r, "rate_median", 0);
+            if (!cJSON_GetObjectItemCaseSensitive(root, "svdd_blas")) {
+                cJSON_AddStringToObject(root, "svdd_blas", bench_str(r, "blas"));
+                cJSON_AddStringToObject(root, "svdd_blas_core", bench_str(r, "blas_core"));
+                cJSON_AddStringToObject(root, "svdd_blas_config", bench_str(r, "blas_config"));
+            }
+            cJSON_AddItemToArray(gemm, r);
+        }
+
+        for (int i = 0; i < n_tasks; i++) {
+            if (!task_selected(o, &tasks[i])) continue;
+            for (int ti = 0; ti < o->n_threads && n_rows < 64; ti++) {
+                bench_row *row = &rows[n_rows++];
+                memset(row, 0, sizeof *row);
+                row->task = &tasks[i];
+                row->threads = o->threads[ti];
+                row->svdd = run_svdd_child(&dr, row->task, row->threads);
+                progress("svdd", row->task, row->threads, "", row->svdd);
+                if (row->svdd)
+                    cJSON_AddItemToArray(svdd_res, row->svdd);
+                else
                     failures++;
-                    continue;
-                }
-                cJSON_AddItemToArray(torch_res, r);
-                if (!row->torch_best || bench_num(r, "rate_median", 0) > bench_num(row->torch_best, "rate_median", 0)) {
-                    row->torch_best = r;
-                    row->torch_variant = bench_str(r, "variant");
-                }
-                /* one description per variant for the header */
-                int seen = 0;
-                const cJSON *e;
-                cJSON_ArrayForEach(e, variants) seen |= strcmp(bench_str(e, "requested"), bench_str(r, "requested")) == 0;
-                if (!seen) {
-                    cJSON *d = cJSON_CreateObject();
-                    cJSON_AddStringToObject(d, "requested", bench_str(r, "requested"));
-                    cJSON_AddStringToObject(d, "variant", bench_str(r, "variant"));
-                    cJSON_AddStringToObject(d, "blas", bench_str(r, "blas"));
-                    cJSON_AddStringToObject(d, "blas_core", bench_str(r, "blas_core"));
-                    cJSON_AddStringToObject(d, "torch_version", bench_str(r, "torch_version"));
-                    cJSON_AddItemToArray(variants, d);
+                if (!o->torch) continue;
+                for (int v = 0; v < MAX_VARIANTS; v++) {
+                    if (v == 0 ? !o->variant_pthread : !o->variant_openmp) continue;
+                    cJSON *r = run_torch_child(&dr, row->task, row->threads, v == 1);
+                    progress("torch", row->task, row->threads, v == 1 ? "(openmp)" : "(pthread)", r);
+                    if (!r) {
+                        failures++;
+                        continue;
+                    }
+                    cJSON_AddItemToArray(torch_res, r);
+                    if (!row->torch_best || bench_num(r, "rate_median", 0) > bench_num(row->torch_best, "rate_median", 0)) {
+                        row->torch_best = r;
+                        row->torch_variant = bench_str(r, "variant");
+                    }
+                    /* one description per variant for the header */
+                    int seen = 0;
+                    const cJSON *e;
+                    cJSON_ArrayForEach(e, variants) seen |= strcmp(bench_str(e, "requested"), bench_str(r, "requested")) == 0;
+                    if (!seen) {
+                        cJSON *d = cJSON_CreateObject();
+                        cJSON_AddStringToObject(d, "requested", bench_str(r, "requested"));
+                        cJSON_AddStringToObject(d, "variant", bench_str(r, "variant"));
+                        cJSON_AddStringToObject(d, "blas", bench_str(r, "blas"));
+                        cJSON_AddStringToObject(d, "blas_core", bench_str(r, "blas_core"));
+                        cJSON_AddStringToObject(d, "torch_version", bench_str(r, "torch_version"));
+                        cJSON_AddItemToArray(variants, d);
+                    }
                 }
             }
         }
+    }
+    cJSON *fits = cJSON_AddArrayToObject(root, "scaling");
+    if (o->scaling) {
+        const bench_task *fit = bench_task_find("fit-mnist");
+        for (int ii = 0; ii < o->n_scaling_images; ii++)
+            for (int ti = 0; ti < o->n_threads; ti++) {
+                cJSON *r = run_fit_child(&dr, fit, o->threads[ti], o->scaling_images[ii]);
+                if (!r) {
+                    fprintf(stderr, "  svdd   %-18s %d thr %6d images FAILED\n", fit->name, o->threads[ti],
+                            o->scaling_images[ii]);
+                    failures++;
+                    continue;
+                }
+                fprintf(stderr, "  svdd   %-18s %d thr %6d images, %d+%d epochs: %.1f s, peak %.0f MiB, others %.2f CPUs\n",
+                        fit->name, o->threads[ti], o->scaling_images[ii], o->scaling_epochs, o->scaling_epochs,
+                        bench_num(r, "seconds", 0), bench_num(r, "peak_rss_kb", 0) / 1024.0,
+                        bench_num(r, "other_load", -1));
+                cJSON_AddItemToArray(fits, r);
+            }
     }
     char la[64];
     loadavg(la, sizeof la);
     cJSON_AddStringToObject(machine, "loadavg_after", la);
     cJSON_AddNumberToObject(root, "wall_seconds", now_wall() - t0);
     cJSON_AddNumberToObject(root, "retry_seconds", dr.retry_spent);
-    fprintf(stderr, "svdd_bench: done in %.0f s, load %s\n", now_wall() - t0, la);
+    fprintf(stderr, "svdd bench: done in %.0f s, load %s\n", now_wall() - t0, la);
 
-    bench_print_table(root, rows, n_rows, gemm_gflops);
-    bench_add_rows_json(root, rows, n_rows, gemm_gflops);
+    if (o->compare) {
+        bench_print_table(root, rows, n_rows, gemm_gflops);
+        bench_add_rows_json(root, rows, n_rows, gemm_gflops);
+    }
+    if (o->scaling) bench_print_scaling(fits);
     int rc = failures ? 1 : 0;
     if (o->json_path) {
         /* all or nothing: a failed write leaves the previous report in place, not half of this one */
@@ -665,25 +742,25 @@ static int run_driver(const options *o) {
         svdd_error err;
         if (!text) {
             free(s);
-            fprintf(stderr, "svdd_bench: out of memory for %s\n", o->json_path);
+            fprintf(stderr, "svdd bench: out of memory for %s\n", o->json_path);
             rc = 1;
         } else {
             text[len] = '\n', text[len + 1] = '\0';
             if (svdd_write_file_atomic(o->json_path, text, len + 1, &err) != SVDD_OK) {
-                fprintf(stderr, "svdd_bench: %s\n", err.message);
+                fprintf(stderr, "svdd bench: %s\n", err.message);
                 rc = 1;
             }
             free(text);
         }
     }
-    if (failures) fprintf(stderr, "svdd_bench: %d configuration(s) failed\n", failures);
+    if (failures) fprintf(stderr, "svdd bench: %d configuration(s) failed\n", failures);
     cJSON_Delete(root);
     return rc;
 }
 
-int main(int argc, char **argv) {
+int bench_main(int argc, char **argv, const char *subcommand) {
     options o;
-    if (!parse_options(&o, argc, argv)) return 2;
-    if (o.child_task) return bench_child_main(o.child_task, o.child_threads, &o.timing);
+    if (!parse_options(&o, argc, argv, subcommand)) return 2;
+    if (o.child_task) return bench_child_main(o.child_task, o.child_threads, &o.timing, &o.child_fit);
     return run_driver(&o);
 }

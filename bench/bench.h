@@ -19,7 +19,8 @@ typedef enum bench_kind {
     BENCH_TRAIN_ENC, /* Deep SVDD one-class loss mean ||phi(x) - c||^2 on the encoder */
     BENCH_TRAIN_AE,  /* autoencoder, svdd__sq_error_loss */
     BENCH_SCORE,     /* evaluation-mode encoder forward and distance to c */
-    BENCH_GEMM       /* the sgemm ceiling: 1024 x 1024 x 1024 */
+    BENCH_GEMM,      /* the sgemm ceiling: 1024 x 1024 x 1024 */
+    BENCH_FIT        /* a whole training run, svdd_model_fit (bench_fit.c) */
 } bench_kind;
 
 typedef struct bench_task {
@@ -41,8 +42,20 @@ typedef struct bench_timing {
     double warmup;  /* seconds of untimed steps first (at least two steps) */
 } bench_timing;
 
+/* The size of a whole training run (BENCH_FIT): images, and epochs of each phase. */
+typedef struct bench_fit_size {
+    int images;
+    int epochs;
+} bench_fit_size;
+
 /* Run one workload in this process and print its JSON line on stdout. Returns the exit code. */
-int bench_child_main(const char *task, int threads, const bench_timing *timing);
+int bench_child_main(const char *task, int threads, const bench_timing *timing, const bench_fit_size *fit);
+int bench_fit_child_main(const bench_task *task, int threads, const bench_fit_size *size);
+
+/* The whole program: the driver, or a child with --child. `subcommand` is the word that must
+ * follow the executable for it to reach this function again ("bench" for `svdd bench`, NULL for
+ * svdd_bench): the driver starts its children that way. */
+int bench_main(int argc, char **argv, const char *subcommand);
 
 /* Peak and current resident memory of this process in KiB (/proc/self/status), -1 if unknown. */
 long bench_status_kb(const char *field);
@@ -65,6 +78,8 @@ typedef struct bench_row {
 void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, double gemm_gflops[BENCH_MAX_THREADS + 1]);
 /* Add the per-row summary ("rows") to the JSON report. */
 void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double gemm_gflops[BENCH_MAX_THREADS + 1]);
+/* The whole-run table (BENCH_FIT results, in run order) on stdout. */
+void bench_print_scaling(const cJSON *fits);
 
 /* Number field of a cJSON object, `fallback` when missing. */
 double bench_num(const cJSON *obj, const char *key, double fallback);

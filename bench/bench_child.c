@@ -25,6 +25,7 @@ static const bench_task TASKS[] = {
     {"score-mnist-b1", "score MNIST, batch 1", "mnist-lenet", BENCH_SCORE, 1},
     {"score-cifar-b200", "score CIFAR-10, batch 200", "cifar10-lenet", BENCH_SCORE, 200},
     {"gemm-1024", "sgemm 1024x1024x1024", NULL, BENCH_GEMM, 1},
+    {"fit-mnist", "whole run: autoencoder + one-class Deep SVDD, 28x28", "mnist-lenet", BENCH_FIT, 200},
 };
 
 const bench_task *bench_tasks(int *n) {
@@ -275,7 +276,7 @@ static int run_gemm(const bench_task *task, int threads, const bench_timing *t, 
     g.b = svdd__alloc(nn, sizeof(float));
     g.c = svdd__alloc(nn, sizeof(float));
     if (!g.a || !g.b || !g.c) {
-        fprintf(stderr, "svdd_bench: out of memory\n");
+        fprintf(stderr, "svdd bench: out of memory\n");
         free(g.a), free(g.b), free(g.c);
         return 1;
     }
@@ -292,14 +293,15 @@ static int run_gemm(const bench_task *task, int threads, const bench_timing *t, 
     return 0;
 }
 
-int bench_child_main(const char *name, int threads, const bench_timing *t) {
+int bench_child_main(const char *name, int threads, const bench_timing *t, const bench_fit_size *fit) {
     const bench_task *task = bench_task_find(name);
     if (!task) {
-        fprintf(stderr, "svdd_bench: unknown task '%s'\n", name);
+        fprintf(stderr, "svdd bench: unknown task '%s'\n", name);
         return 2;
     }
     long base_rss = bench_status_kb("VmRSS");
     if (task->kind == BENCH_GEMM) return run_gemm(task, threads, t, base_rss);
+    if (task->kind == BENCH_FIT) return bench_fit_child_main(task, threads, fit);
 
     svdd_error err;
     net_ctx k;
@@ -307,7 +309,7 @@ int bench_child_main(const char *name, int threads, const bench_timing *t) {
     k.B = task->batch;
     if (svdd_net_create(&k.net, svdd_spec_builtin(task->spec), task->spec, 1, &err) != SVDD_OK ||
         svdd_net_set_threads(k.net, threads, &err) != SVDD_OK || svdd__net_reserve(k.net, k.B, &err) != SVDD_OK) {
-        fprintf(stderr, "svdd_bench: %s\n", err.message);
+        fprintf(stderr, "svdd bench: %s\n", err.message);
         svdd_net_free(k.net);
         return 1;
     }
@@ -320,7 +322,7 @@ int bench_child_main(const char *name, int threads, const bench_timing *t) {
     k.dist = svdd__alloc((size_t)k.B, sizeof(float));
     int rc = 1;
     if (!k.x || !k.dpred || !k.c || !k.dz || !k.dist) {
-        fprintf(stderr, "svdd_bench: out of memory\n");
+        fprintf(stderr, "svdd bench: out of memory\n");
         goto done;
     }
     svdd__rng rng;
@@ -342,7 +344,7 @@ int bench_child_main(const char *name, int threads, const bench_timing *t) {
     measurement m;
     measure(&m, step, &k, k.B, t);
     if (!isfinite(m.first_value) || !isfinite(m.last_value)) {
-        fprintf(stderr, "svdd_bench: %s gave a non-finite value (%g, %g)\n", task->name, m.first_value, m.last_value);
+        fprintf(stderr, "svdd bench: %s gave a non-finite value (%g, %g)\n", task->name, m.first_value, m.last_value);
         goto done;
     }
     emit(task, threads, &m, fwd_flops, train_flops, base_rss);

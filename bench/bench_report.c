@@ -148,3 +148,30 @@ void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double 
         cJSON_AddItemToArray(arr, o);
     }
 }
+
+void bench_print_scaling(const cJSON *fits) {
+    const cJSON *first = cJSON_GetArrayItem(fits, 0);
+    printf("\nWhole training runs: svdd_model_fit (autoencoder pre-training, centre, one-class Deep SVDD,\n"
+           "threshold) on synthetic 28x28 images, batch 200, %.0f + %.0f epochs, 10%% of the images held out\n"
+           "for calibration; 'after': the threshold's statistics once training ends\n\n",
+           bench_num(first, "epochs", 0), bench_num(first, "epochs", 0));
+    printf("%8s %4s %9s %9s %9s %8s %12s %9s %8s %7s\n", "images", "thr", "seconds", "AE s", "Deep SVDD s", "after s",
+           "s / 1k img", "vs 1 thr", "peak MiB", "others");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, fits) {
+        double images = bench_num(r, "images", 0), secs = bench_num(r, "seconds", 0);
+        /* the same size on one thread, when it was run */
+        double one = 0;
+        const cJSON *q;
+        cJSON_ArrayForEach(q, fits) if (bench_num(q, "images", -1) == images && bench_num(q, "threads", 0) == 1) one =
+            bench_num(q, "seconds", 0);
+        printf("%8.0f %4.0f %9.2f %9.2f %11.2f %8.2f %12.3f", images, bench_num(r, "threads", 0), secs,
+               bench_num(r, "ae_seconds", 0), bench_num(r, "objective_seconds", 0), bench_num(r, "after_seconds", 0),
+               images > 0 ? 1000.0 * secs / images : 0);
+        if (one > 0 && secs > 0)
+            printf(" %8.2fx", one / secs);
+        else
+            printf(" %9s", "-");
+        printf(" %8.0f %7.2f\n", bench_num(r, "peak_rss_kb", 0) / 1024.0, bench_num(r, "other_load", -1));
+    }
+}

@@ -19,6 +19,7 @@ int svdd_cli_eval(int argc, char **argv);
 int svdd_cli_experiment(int argc, char **argv);
 int svdd_cli_report(int argc, char **argv);
 int svdd_cli_explain(int argc, char **argv);
+int svdd_cli_bench(int argc, char **argv);
 
 /* Print "svdd: error: <message>" for a failed library call; returns CLI_FAIL. */
 int cli_report(const svdd_error *err);

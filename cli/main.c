@@ -19,6 +19,7 @@ static void usage(FILE *f) {
             "  explain     heat maps of the anomaly score for images, as PNG overlays and a gallery\n"
             "  report      one HTML page: metrics, ROC, histogram, t-SNE, heat-map galleries\n"
             "  demo        train Hybrid Deep SVDD on the built-in synthetic set and write its report\n"
+            "  bench       speed and memory against PyTorch, and whole training runs by size and threads\n"
             "  version     print the version\n"
             "\n"
             "Run 'svdd <command> --help' for a command's options.\n",
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "experiment") == 0) return svdd_cli_experiment(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) return svdd_cli_report(argc - 2, argv + 2);
     if (strcmp(cmd, "explain") == 0) return svdd_cli_explain(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0) return svdd_cli_bench(argc - 2, argv + 2);
     fprintf(stderr, "svdd: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return CLI_USAGE;

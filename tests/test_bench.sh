@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `svdd bench` runs end to end on a tiny budget: the step benchmark (svdd alone, MNIST scoring)
+# and a whole training run, each in its own child process; the JSON report holds both. The
+# figures are not checked (timings belong to the benchmark, not to the tests), only that every
+# part ran, reported finite numbers and that bad options are refused.
+set -u
+svdd=${SVDD_BIN:?SVDD_BIN must point at the svdd binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=SCRIPTDIR/testlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+
+check "help" 0 "--scaling-images" -- "$svdd" bench --help
+check "unknown option" 2 "unknown option --frobnicate" -- "$svdd" bench --frobnicate
+check "bad table" 2 "bad value 'speed' for --tables" -- "$svdd" bench --tables speed
+check "too few images" 2 "bad value '10' for --scaling-images" -- "$svdd" bench --scaling-images 10
+check "unknown child task" 2 "unknown task 'nothing'" -- "$svdd" bench --child nothing
+
+check "tiny run" 0 "Whole training runs" -- "$svdd" bench --no-torch --nets mnist --tasks score --threads 1 \
+    --seconds 0.05 --repeats 1 --warmup 0 --retries 0 --scaling-images 250 --scaling-epochs 1 --json "$tmp/b.json"
+# one scoring row per batch size, one whole run, all with positive finite figures
+if /usr/bin/python3 - "$tmp/b.json" <<'PY'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+svdd = [x for x in r["svdd"] if x["task"].startswith("score-mnist")]
+assert len(svdd) == 2, svdd
+assert all(math.isfinite(x["rate_median"]) and x["rate_median"] > 0 for x in svdd)
+fit = r["scaling"]
+assert len(fit) == 1 and fit[0]["images"] == 250 and fit[0]["epochs"] == 1, fit
+assert 0 < fit[0]["seconds"] < 600 and fit[0]["peak_rss_kb"] > 0, fit
+assert fit[0]["ae_seconds"] > 0 and fit[0]["objective_seconds"] > 0
+PY
+then ok; else bad "the JSON report lacks a part of the run"; fi
+finish
