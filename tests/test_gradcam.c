@@ -165,6 +165,9 @@ static void test_bad_layer(void **state) {
     assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_GRADCAM, 99, heat, NULL, &err), SVDD_E_INVALID);
     assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_GRADCAM, 9, heat, NULL, &err), SVDD_E_INVALID); /* fc1 */
     assert_int_equal(svdd_gradcam(m, f->test, 199, 2, SVDD_CAM_GRADCAM, -1, heat, NULL, &err), SVDD_E_INVALID);
+    /* conv1's output is the batch norm's after a forward (it normalises in place) */
+    assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_GRADCAM, 0, heat, NULL, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "in place"));
     /* deviation maps need a layer whose mean maps the model keeps (activations) */
     assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_DEVIATION, 0, heat, NULL, &err), SVDD_E_INVALID);
     /* excess maps are at the pixels: no layer */

@@ -371,6 +371,165 @@ static void test_threads_match_one_thread(void **state) {
     }
 }
 
+/* Largest |a - b| relative to the largest |b|: sums of hundreds of products in another order
+ * differ by rounding relative to their terms, not to a result that happens to cancel. */
+static double max_scaled_diff(const float *a, const float *b, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= d)) d = isnan(e) ? INFINITY : e;
+        if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+    }
+    return d / (m > 0 ? m : 1);
+}
+
+/* Each direct kernel (AVX2+FMA when the CPU has it, and the portable loops) against the
+ * reference im2col path: forward, input gradient and weight gradient, on the MNIST networks'
+ * shapes and on edge cases (one output channel, widths not a multiple of 8 or above 32, K = 3,
+ * no padding, padding K - 1). */
+static void compare_conv_paths(int transposed, int B, int C, int H, int W, int Co, int K, int P, uint64_t seed) {
+    const int Ho = transposed ? H - 1 - 2 * P + K : H + 2 * P - K + 1, Wo = transposed ? W - 1 - 2 * P + K : W + 2 * P - K + 1;
+    size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Wo;
+    float *x = malloc(nin * 4), *w = malloc(nw * 4), *g = malloc(nout * 4);
+    svdd_test_fill_uniform(x, nin, -1, 1, seed);
+    svdd_test_fill_uniform(w, nw, -1, 1, seed + 1);
+    svdd_test_fill_uniform(g, nout, -1, 1, seed + 2);
+    const svdd__conv_path paths[3] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR};
+    float *o[3], *dx[3], *dw[3];
+    for (int i = 0; i < 3; i++) {
+        for (int T = 1; T <= 2; T++) {
+            size_t wsz = transposed ? svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P, T)
+                                    : svdd__conv2d_workspace(B, C, H, W, Co, K, P, T);
+            /* garbage in the scratch: the kernels must not rely on zeroed memory */
+            svdd__workspace ws = {malloc(wsz * 4), wsz, T};
+            for (size_t j = 0; j < wsz; j++) ws.data[j] = NAN;
+            float *oo = malloc(nout * 4), *dd = malloc(nin * 4), *ww = calloc(nw, 4);
+            for (size_t j = 0; j < nin; j++) dd[j] = NAN;
+            if (transposed) {
+                svdd__conv_transpose2d_forward_as(oo, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
+                svdd__conv_transpose2d_backward_as(dd, ww, g, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
+            } else {
+                svdd__conv2d_forward_as(oo, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
+                svdd__conv2d_backward_as(dd, ww, g, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
+            }
+            free(ws.data);
+            if (T == 1) {
+                o[i] = oo, dx[i] = dd, dw[i] = ww;
+                continue;
+            }
+            /* The same path on two threads. The direct kernels compute every value the same way
+             * whatever the split (the weight gradient over fixed groups of images); the products'
+             * blocking may vary with the chunk's width, and their weight gradient is summed per
+             * thread. */
+            const double same = paths[i] == SVDD__CONV_IM2COL ? 1e-6 : 0;
+            assert_true(max_scaled_diff(oo, o[i], nout) <= same && max_scaled_diff(dd, dx[i], nin) <= same);
+            assert_true(max_scaled_diff(ww, dw[i], nw) <= (paths[i] == SVDD__CONV_IM2COL ? 1e-5 : 0));
+            free(oo), free(dd), free(ww);
+        }
+    }
+    for (int i = 1; i < 3; i++) {
+        double a = max_scaled_diff(o[i], o[0], nout), b = max_scaled_diff(dx[i], dx[0], nin);
+        double c = max_scaled_diff(dw[i], dw[0], nw);
+        printf("  %s %dx%dx%d -> %d k%d p%d, %s vs im2col: output %.2e, input grad %.2e, weight grad %.2e\n",
+               transposed ? "conv_transpose2d" : "conv2d", C, H, W, Co, K, P, i == 1 ? "direct" : "direct scalar", a,
+               b, c);
+        assert_true(a < 1e-5 && b < 1e-5 && c < 1e-5);
+    }
+    for (int i = 0; i < 3; i++) free(o[i]), free(dx[i]), free(dw[i]);
+    free(x), free(w), free(g);
+}
+
+static void test_conv_direct_matches_im2col(void **state) {
+    (void)state;
+    printf("  AVX2+FMA kernels %s\n", svdd__cpu_avx2_fma() ? "tested" : "not available: scalar twice");
+    /* the MNIST encoder and decoder layers */
+    compare_conv_paths(0, 5, 1, 28, 28, 8, 5, 2, 51);
+    compare_conv_paths(0, 5, 8, 14, 14, 4, 5, 2, 52);
+    compare_conv_paths(1, 5, 2, 8, 8, 4, 5, 2, 53);
+    compare_conv_paths(1, 5, 4, 16, 16, 8, 5, 3, 54);
+    compare_conv_paths(1, 5, 8, 28, 28, 1, 5, 2, 55);
+    /* wider than 32 with a tail, odd heights, K = 3, no padding, padding K - 1, many channels */
+    compare_conv_paths(0, 3, 3, 9, 45, 10, 3, 1, 56);
+    compare_conv_paths(0, 2, 2, 7, 12, 3, 3, 0, 57);
+    compare_conv_paths(0, 3, 2, 6, 5, 13, 3, 2, 58);
+    compare_conv_paths(1, 3, 3, 5, 7, 2, 3, 0, 59);
+    compare_conv_paths(0, 2, 4, 11, 9, 2, 7, 3, 60);
+    /* the CIFAR-10 encoder and decoder layers */
+    compare_conv_paths(0, 2, 3, 32, 32, 32, 5, 2, 61);
+    compare_conv_paths(0, 2, 32, 16, 16, 64, 5, 2, 62);
+    compare_conv_paths(0, 2, 64, 8, 8, 128, 5, 2, 63);
+    compare_conv_paths(1, 2, 8, 4, 4, 128, 5, 2, 64);
+    compare_conv_paths(1, 2, 128, 8, 8, 64, 5, 2, 65);
+    compare_conv_paths(1, 2, 64, 16, 16, 32, 5, 2, 66);
+    compare_conv_paths(1, 2, 32, 32, 32, 3, 5, 2, 67);
+}
+
+/* The plain batch norm: one double accumulator per sum, in order. */
+static void bn_reference(float *out, float *mean, float *rstd, float *rm, float *rv, float *dx, const float *x,
+                         const float *dy, int B, int C, int S, float eps, float momentum) {
+    const size_t n = (size_t)B * S;
+    for (int c = 0; c < C; c++) {
+        double sum = 0, ss = 0, sdy = 0, sdyx = 0;
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++) sum += x[((size_t)b * C + c) * S + s];
+        double mu = sum / (double)n;
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++) {
+                double d = x[((size_t)b * C + c) * S + s] - mu;
+                ss += d * d;
+            }
+        float r = (float)(1.0 / sqrt(ss / (double)n + eps)), m = (float)mu;
+        mean[c] = m, rstd[c] = r;
+        rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * mu);
+        rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * (ss / (double)(n - 1)));
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)b * C + c) * S + s;
+                out[i] = (x[i] - m) * r;
+                sdy += dy[i];
+                sdyx += (double)dy[i] * out[i];
+            }
+        float mdy = (float)(sdy / (double)n), mdyx = (float)(sdyx / (double)n);
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)b * C + c) * S + s;
+                dx[i] = r * (dy[i] - mdy - out[i] * mdyx);
+            }
+    }
+}
+
+/* The batch norm kernels (portable, and AVX2 when the CPU has it, on one and two threads)
+ * against the plain one, on plane sizes with and without a remainder of 8, on data far from zero
+ * mean (where a careless variance loses digits). */
+static void test_batchnorm_matches_reference(void **state) {
+    (void)state;
+    const int shapes[4][3] = {{20, 3, 784}, {9, 5, 196}, {7, 4, 13}, {50, 6, 1}};
+    for (int k = 0; k < 4; k++) {
+        const int B = shapes[k][0], C = shapes[k][1], S = shapes[k][2];
+        const size_t n = (size_t)B * C * S;
+        float *x = malloc(n * 4), *dy = malloc(n * 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
+        float *out = malloc(n * 4), *dx = malloc(n * 4);
+        float mean0[8], rstd0[8], rm0[8] = {0}, rv0[8], mean[8], rstd[8], rm[8], rv[8];
+        svdd_test_fill_uniform(x, n, 3.0f, 5.0f, 71 + k);
+        svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 81 + k);
+        for (int c = 0; c < C; c++) rv0[c] = 1.0f;
+        bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
+            for (int T = 1; T <= 2; T++) {
+                for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+                svdd__batchnorm_forward_train_as(out, mean, rstd, rm, rv, x, B, C, S, 1e-4f, 0.1f, T, simd);
+                svdd__batchnorm_backward_train_as(dx, dy, out, rstd, B, C, S, T, simd);
+                double d_out = max_scaled_diff(out, out0, n), d_dx = max_scaled_diff(dx, dx0, n);
+                double d_st = fmax(fmax(max_scaled_diff(mean, mean0, (size_t)C), max_scaled_diff(rstd, rstd0, (size_t)C)),
+                                   fmax(max_scaled_diff(rm, rm0, (size_t)C), max_scaled_diff(rv, rv0, (size_t)C)));
+                printf("  batchnorm B%d C%d S%d %s, %d thread(s): statistics %.2e, output %.2e, input grad %.2e\n", B,
+                       C, S, simd ? "AVX2" : "portable", T, d_st, d_out, d_dx);
+                assert_true(d_st < 1e-6 && d_out < 1e-6 && d_dx < 1e-6);
+            }
+        free(x), free(dy), free(out0), free(dx0), free(out), free(dx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
@@ -380,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
+        cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_batchnorm_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Networks from specs: the built-in architectures' shapes and sizes, spec validation, the
- * shared encoder, and a finite-difference check through a whole autoencoder. */
+ * shared encoder, a finite-difference check through a whole autoencoder, and the network's
+ * shared activation and gradient buffers against plain per-layer ones. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,12 +327,184 @@ static void test_determinism(void **state) {
     free(x);
 }
 
+/* ---- the shared buffers against one buffer per layer ----
+ * The network runs batch norm and sigmoid over the previous layer's output, aliases flatten and
+ * reshape, keeps some decoder activations only during the forward and writes gradients in place
+ * (svdd__net_reserve). The same layers run here on a fresh buffer each, as plain calls; every
+ * output, gradient and running statistic must match to the bit. */
+
+typedef struct ref_run {
+    float **out;  /* per layer, (B, out size) */
+    float **mean, **rstd;
+} ref_run;
+
+static size_t lsize_in(const svdd__layer *L) { return (size_t)L->in_c * L->in_h * L->in_w; }
+static size_t lsize_out(const svdd__layer *L) { return (size_t)L->out_c * L->out_h * L->out_w; }
+
+static const float *ref_forward(svdd_net *net, const svdd__stack *st, ref_run *r, const float *x, int B, int train,
+                                float *state) {
+    svdd__workspace ws = net->ws;
+    ws.threads = 1;
+    const float *in = x;
+    r->out = calloc((size_t)st->n, sizeof(float *));
+    r->mean = calloc((size_t)st->n, sizeof(float *));
+    r->rstd = calloc((size_t)st->n, sizeof(float *));
+    for (int i = 0; i < st->n; i++) {
+        const svdd__layer *L = &st->layers[i];
+        const size_t nin = (size_t)B * lsize_in(L);
+        float *o = r->out[i] = malloc((size_t)B * lsize_out(L) * sizeof(float));
+        const float *w = net->params + L->w_off;
+        float *rm = state + L->stat_off, *rv = rm + L->in_c;
+        switch (L->kind) {
+        case SVDD__CONV2D: svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws); break;
+        case SVDD__CONV_TRANSPOSE2D:
+            svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+            break;
+        case SVDD__LINEAR: svdd__linear_forward(o, in, w, B, (int)lsize_in(L), L->out_c); break;
+        case SVDD__BATCHNORM:
+            if (train) {
+                r->mean[i] = malloc((size_t)L->in_c * sizeof(float));
+                r->rstd[i] = malloc((size_t)L->in_c * sizeof(float));
+                svdd__batchnorm_forward_train(o, r->mean[i], r->rstd[i], rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
+                                              L->momentum, 1);
+            } else {
+                svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
+            }
+            break;
+        case SVDD__LEAKY_RELU: svdd__leaky_relu_forward(o, in, nin, L->slope); break;
+        case SVDD__SIGMOID: svdd__sigmoid_forward(o, in, nin); break;
+        case SVDD__MAXPOOL2D: svdd__maxpool2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__UPSAMPLE2D: svdd__upsample2d_forward(o, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__FLATTEN:
+        case SVDD__RESHAPE: memcpy(o, in, nin * sizeof(float)); break;
+        }
+        in = o;
+    }
+    return in;
+}
+
+/* Returns the input gradient (caller frees); parameter gradients accumulate into grads. */
+static float *ref_backward(svdd_net *net, const svdd__stack *st, const ref_run *r, const float *x, const float *dout,
+                           int B, int train, const float *state, float *grads) {
+    svdd__workspace ws = net->ws;
+    ws.threads = 1;
+    float *g = malloc((size_t)B * svdd__stack_out_size(st) * sizeof(float));
+    memcpy(g, dout, (size_t)B * svdd__stack_out_size(st) * sizeof(float));
+    for (int i = st->n - 1; i >= 0; i--) {
+        const svdd__layer *L = &st->layers[i];
+        const size_t nin = (size_t)B * lsize_in(L);
+        const float *in = i > 0 ? r->out[i - 1] : x;
+        float *d = malloc(nin * sizeof(float)), *dw = grads + L->w_off;
+        const float *w = net->params + L->w_off;
+        switch (L->kind) {
+        case SVDD__CONV2D:
+            svdd__conv2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+            break;
+        case SVDD__CONV_TRANSPOSE2D:
+            svdd__conv_transpose2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+            break;
+        case SVDD__LINEAR: svdd__linear_backward(d, dw, g, in, w, B, (int)lsize_in(L), L->out_c); break;
+        case SVDD__BATCHNORM:
+            if (train)
+                svdd__batchnorm_backward_train(d, g, r->out[i], r->rstd[i], B, L->in_c, L->in_h * L->in_w, 1);
+            else
+                svdd__batchnorm_backward_eval(d, g, state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w, L->eps);
+            break;
+        case SVDD__LEAKY_RELU: svdd__leaky_relu_backward(d, g, in, nin, L->slope); break;
+        case SVDD__SIGMOID: svdd__sigmoid_backward(d, g, r->out[i], nin); break;
+        case SVDD__MAXPOOL2D: svdd__maxpool2d_backward(d, g, in, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__UPSAMPLE2D: svdd__upsample2d_backward(d, g, B, L->in_c, L->in_h, L->in_w); break;
+        case SVDD__FLATTEN:
+        case SVDD__RESHAPE: memcpy(d, g, nin * sizeof(float)); break;
+        }
+        free(g);
+        g = d;
+    }
+    return g;
+}
+
+static void ref_free(const svdd__stack *st, ref_run *r) {
+    for (int i = 0; i < st->n; i++) free(r->out[i]), free(r->mean[i]), free(r->rstd[i]);
+    free(r->out), free(r->mean), free(r->rstd);
+}
+
+/* Layer outputs the network keeps must equal the plain ones (a transient one is gone). */
+static void check_outputs(const svdd__stack *st, const ref_run *r, int B, const char *what) {
+    for (int i = 0; i < st->n; i++) {
+        const svdd__layer *L = &st->layers[i];
+        if (L->out_kind == SVDD__OUT_TRANSIENT) continue;
+        /* an overwritten product output now holds the next layer's */
+        if (i + 1 < st->n && st->layers[i + 1].out_kind == SVDD__OUT_INPLACE) continue;
+        assert_non_null(r->out[i]);
+        if (memcmp(L->out, r->out[i], (size_t)B * lsize_out(L) * sizeof(float)) != 0)
+            fail_msg("%s: layer %d (%s) output differs", what, i, L->name);
+        if (L->kind == SVDD__BATCHNORM && r->mean[i] &&
+            (memcmp(L->mean, r->mean[i], (size_t)L->in_c * sizeof(float)) != 0 ||
+             memcmp(L->rstd, r->rstd[i], (size_t)L->in_c * sizeof(float)) != 0))
+            fail_msg("%s: layer %d (%s) statistics differ", what, i, L->name);
+    }
+}
+
+static void check_shared_buffers(const char *name, int B, int train) {
+    svdd_net *net = make(name);
+    svdd_error err;
+    assert_int_equal(svdd_net_set_threads(net, 1, &err), SVDD_OK);
+    assert_int_equal(svdd__net_reserve(net, B, &err), SVDD_OK);
+    const size_t D = svdd__stack_in_size(&net->enc);
+    float *x = malloc((size_t)B * D * sizeof(float)), *dy = malloc((size_t)B * D * sizeof(float));
+    svdd_test_fill_uniform(x, (size_t)B * D, 0, 1, 21);
+    svdd_test_fill_uniform(dy, (size_t)B * D, -1, 1, 22);
+    float *state = malloc((net->n_state + 1) * sizeof(float)), *grads = calloc(net->n_params + 1, sizeof(float));
+    memcpy(state, net->state, net->n_state * sizeof(float));
+    char what[96];
+    snprintf(what, sizeof what, "%s, %s mode", name, train ? "training" : "evaluation");
+
+    ref_run re, rd;
+    const float *zr = ref_forward(net, &net->enc, &re, x, B, train, state);
+    const float *yr = ref_forward(net, &net->dec, &rd, zr, B, train, state);
+    float *dzr = ref_backward(net, &net->dec, &rd, zr, dy, B, train, state, grads);
+    float *dxr = ref_backward(net, &net->enc, &re, x, dzr, B, train, state, grads);
+
+    const float *z = svdd__stack_forward(net, &net->enc, x, B, train);
+    check_outputs(&net->enc, &re, B, what);
+    const float *y = svdd__stack_forward(net, &net->dec, z, B, train);
+    check_outputs(&net->dec, &rd, B, what);
+    assert_memory_equal(y, yr, (size_t)B * D * sizeof(float));
+    assert_memory_equal(net->state, state, net->n_state * sizeof(float));
+    svdd__net_zero_grad(net, SVDD_PART_ALL);
+    float *dz = svdd__stack_backward(net, &net->dec, dy, B, 0, 1, train);
+    assert_memory_equal(dz, dzr, (size_t)B * svdd__stack_out_size(&net->enc) * sizeof(float));
+    /* dz lies in the network's gradient buffer: the encoder's backward may reuse it */
+    float *dx = svdd__stack_backward(net, &net->enc, dz, B, 0, 1, train);
+    assert_memory_equal(dx, dxr, (size_t)B * D * sizeof(float));
+    assert_memory_equal(net->grads, grads, net->n_params * sizeof(float));
+    /* the caller's gradient is left as it was */
+    float *dy0 = malloc((size_t)B * D * sizeof(float));
+    svdd_test_fill_uniform(dy0, (size_t)B * D, -1, 1, 22);
+    assert_memory_equal(dy, dy0, (size_t)B * D * sizeof(float));
+    printf("  %s: outputs, gradients and statistics equal the plain layers' (%zu floats of gradient buffer)\n", what,
+           net->grad_len);
+
+    ref_free(&net->enc, &re), ref_free(&net->dec, &rd);
+    free(x), free(dy), free(dy0), free(state), free(grads), free(dzr), free(dxr);
+    svdd_net_free(net);
+}
+
+static void test_shared_buffers(void **state) {
+    (void)state;
+    check_shared_buffers("mnist-lenet", 5, 1);
+    check_shared_buffers("mnist-lenet", 5, 0);
+    check_shared_buffers("cifar10-lenet", 3, 1);
+    check_shared_buffers("cifar10-lenet", 3, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_shapes),        cmocka_unit_test(test_tensor_names),
         cmocka_unit_test(test_init_bounds),           cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_autoencoder_gradcheck), cmocka_unit_test(test_shared_encoder),
         cmocka_unit_test(test_eval_mode_and_training), cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_shared_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ static double scaled_diff(const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
         if (d > dmax) dmax = d;
-        if (fabs(b[i]) > bmax) bmax = fabs(b[i]);
+        if (fabs((double)b[i]) > bmax) bmax = fabs((double)b[i]);
     }
     return bmax > 0 ? dmax / bmax : dmax;
 }

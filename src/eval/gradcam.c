@@ -299,6 +299,12 @@ svdd_status svdd_gradcam(svdd_model *m, const svdd_dataset *ds, size_t first, si
         if (layer < 0 || layer >= enc->n)
             return svdd__fail(err, SVDD_E_INVALID, "Grad-CAM needs a convolutional encoder layer (layer %d of %d)", layer, enc->n);
         A = &enc->layers[layer];
+        /* its values would be the batch norm's while its gradient is its own */
+        if (svdd__output_overwritten(enc, layer))
+            return svdd__fail(err, SVDD_E_INVALID,
+                              "encoder layer %d (%s) is overwritten in place by the %s after it and cannot be mapped; "
+                              "choose layer %d or a later one",
+                              layer, A->name, enc->layers[layer + 1].name, layer + 1);
         base = mode == SVDD_CAM_DEVIATION && m->mean_act ? m->mean_act[layer] : NULL;
         if (mode == SVDD_CAM_DEVIATION && !base)
             return svdd__fail(err, SVDD_E_INVALID,

@@ -17,6 +17,16 @@ svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t e
     return p;
 }
 
+svdd__batch_plan svdd__plan_fixed(int B, int threads, size_t scratch, size_t extra) {
+    svdd__batch_plan p;
+    p.threads = threads < 1 ? 1 : threads;
+    if (p.threads > B) p.threads = B > 0 ? B : 1;
+    p.chunk = B > 0 ? (B + p.threads - 1) / p.threads : 1;
+    p.extra = extra;
+    p.slice = scratch + extra;
+    return p;
+}
+
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx) {
 #pragma omp parallel for num_threads(p->threads) schedule(static, 1)
     for (int t = 0; t < p->threads; t++) {

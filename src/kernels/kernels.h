@@ -1,6 +1,6 @@
-/* The hot loops under the layers: matrix products (OpenBLAS) and the im2col / col2im
- * re-arrangements that turn a convolution into one. The layers in src/nn stay plain; the
- * speed lives here. */
+/* The hot loops under the layers: matrix products (OpenBLAS), the im2col / col2im
+ * re-arrangements that turn a convolution into one, and direct convolution kernels for layers
+ * with few channels. The layers in src/nn stay plain; the speed lives here. */
 #ifndef SVDD_KERNELS_H
 #define SVDD_KERNELS_H
 
@@ -10,6 +10,16 @@
 
 /* Scratch memory owned by a network and lent to the layers during one pass, with the number of
  * threads the layers may use (each thread gets its own slice of the scratch). */
+/* How a convolution is computed (the *_as functions at the end). AUTO picks per call from
+ * the shapes and the CPU; the others force one way, so that the tests can hold each against the
+ * reference (IM2COL). */
+typedef enum svdd__conv_path {
+    SVDD__CONV_AUTO = 0,
+    SVDD__CONV_IM2COL,        /* im2col / col2im and matrix products: the reference, any shape */
+    SVDD__CONV_DIRECT,        /* direct kernels, AVX2+FMA when the CPU has them, else scalar */
+    SVDD__CONV_DIRECT_SCALAR, /* direct kernels, portable loops */
+} svdd__conv_path;
+
 typedef struct svdd__workspace {
     float *data;
     size_t size; /* floats */
@@ -32,6 +42,34 @@ void svdd__im2col(float *col, const float *inp, int nb, int C, int H, int W, int
 /* The adjoint of im2col: inp[b,c,y,x] = sum of the col entries that read it (overwrites inp). */
 void svdd__col2im(float *inp, const float *col, int nb, int C, int H, int W, int K, int P, int Ho, int Wo);
 
+/* 1 when the CPU runs AVX2 and FMA, for the kernels compiled for them beside their portable
+ * version (cpu.c). Asked on every call rather than remembered: the answer is a bit test. */
+int svdd__cpu_avx2_fma(void);
+
+/* ---- direct stride-1 convolution of one image (conv_direct.c) ----
+ * For layers with few channels, where im2col's copies and the BLAS's packing cost more than the
+ * arithmetic. Needs 0 <= P <= K - 1 (so that the input gradient, a convolution with padding
+ * K - 1 - P, is one too). */
+
+/* Floats of the zero-padded copy of a (C, H, W) image the kernels below need as `pad`. */
+size_t svdd__conv_direct_pad_floats(int C, int H, int W, int K, int P);
+/* out (Cout, Ho, Wo) = the convolution of inp (Cin, H, W) with w (Cout, Cin, K, K), padding P;
+ * simd: use the AVX2+FMA kernel (only when svdd__cpu_avx2_fma()). */
+void svdd__conv_direct_forward(float *out, const float *inp, const float *w, int Cin, int H, int W, int Cout, int K,
+                               int P, float *pad, int simd);
+/* Weight gradient of one image, as SVDD__DIRECT_LANES partial sums per weight: vacc (Cout, Cin,
+ * K, K, LANES) += the products of g (Cout, Ho, Wo) with the input pixels each weight saw. Its
+ * `pad` needs svdd__conv_direct_wgrad_floats floats. */
+size_t svdd__conv_direct_wgrad_floats(int Cin, int H, int W, int Cout, int K, int P);
+#define SVDD__DIRECT_LANES 8
+void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int Cin, int H, int W, int Cout, int K,
+                             int P, float *pad, int simd);
+/* dw[i] += the sum of the lanes of vacc[i], i < n. */
+void svdd__conv_direct_wgrad_reduce(float *dw, const float *vacc, size_t n);
+/* dst (Cin, Cout, K, K) = w (Cout, Cin, K, K) with its kernels rotated by 180 degrees: the weights
+ * of the convolution that maps an output gradient to the input gradient. */
+void svdd__conv_weight_flip(float *dst, const float *w, int Cout, int Cin, int K);
+
 /* (nb, C, S) <-> (C, nb, S) re-layouts between a batch and one wide matrix. */
 void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);
 void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
@@ -50,6 +88,9 @@ typedef struct svdd__batch_plan {
 
 /* chunk_floats: the scratch budget of one chunk. */
 svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t extra, size_t chunk_floats);
+/* A plan whose chunk is a thread's whole slice of images, with `scratch` floats of fixed scratch
+ * per thread (for kernels that work one image at a time). */
+svdd__batch_plan svdd__plan_fixed(int B, int threads, size_t scratch, size_t extra);
 
 /* One chunk of a convolution: images [b0, b0 + nb), the thread's scratch (the chunk's matrices)
  * and, in backward, the thread's weight gradient to accumulate into (NULL in forward). */
@@ -59,5 +100,26 @@ typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, 
  * of ws. With dw: each thread's weight gradient (`extra` floats) starts at zero, and dw += all
  * of them in thread order at the end (deterministic for a given thread count); NULL in forward. */
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
+
+/* ---- the layers with their kernels chosen by the caller, for the tests ----
+ * Defined beside the layers they belong to (src/nn/conv2d.c, conv_transpose2d.c, batchnorm.c):
+ * svdd__conv2d_forward and the others of src/nn/layers.h call these with SVDD__CONV_AUTO, or
+ * with simd = svdd__cpu_avx2_fma(). Arguments as there, plus the choice. */
+void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
+                             int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
+void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                              int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws,
+                              svdd__conv_path path);
+void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
+                                       int W, int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
+void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp,
+                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                        svdd__workspace *ws, svdd__conv_path path);
+/* simd = 1 (only when svdd__cpu_avx2_fma()): the AVX2 build of the same loops. */
+void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                      const float *inp, int B, int C, int S, float eps, float momentum, int threads,
+                                      int simd);
+void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
+                                       int C, int S, int threads, int simd);
 
 #endif

@@ -303,8 +303,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
         st = svdd__fail(err, SVDD_E_INVALID, "too few training images left after the calibration split");
         goto fail;
     }
-    xcal = gather(&m->pp, normal, idx, n_cal, err, &st);
-    if (!xcal) goto fail;
+    /* the calibration images are preprocessed only once training is over and the training
+     * images freed, so that the two never take memory at the same time */
     xtr = gather(&m->pp, normal, idx + n_cal, n_tr, err, &st);
     if (!xtr) goto fail;
     m->n_train = n_tr;
@@ -359,8 +359,13 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     /* after the Gaussian and the standardisation: the explained scores use them */
     if ((st = svdd__explain_fit(m, xtr, n_tr, err)) != SVDD_OK) goto fail;
 
+    free(xtr), free(dist), free(recon), free(lat);
+    xtr = NULL, dist = recon = lat = NULL;
+
     /* calibration scores */
     if (n_cal) {
+        xcal = gather(&m->pp, normal, idx, n_cal, err, &st);
+        if (!xcal) goto fail;
         m->cal_dist = svdd__alloc(n_cal, sizeof(float));
         m->cal_maha = svdd__alloc(n_cal, sizeof(float));
         m->cal_recon = m->net->dec.n ? svdd__alloc(n_cal, sizeof(float)) : NULL;

@@ -5,20 +5,76 @@
  * products. With weight w (Cin, Cout*K*K) and output position oy = iy + ky - P:
  *   out[b,co,oy,ox] = sum_{ci,ky,kx} inp[b,ci,iy,ix] * w[ci,co,ky,kx].
  * Threads and chunks as in conv2d.c: one slice of images per thread, small chunks, a private
- * weight-gradient buffer per thread summed in thread order. */
+ * weight-gradient buffer per thread summed in thread order.
+ *
+ * Layers with few channels (the MNIST decoder's) take the direct kernels of
+ * src/kernels/conv_direct.c instead, as convolutions: forward convolves the input with the rotated
+ * weights and padding K - 1 - P, the input gradient is the output gradient convolved with w itself
+ * (read as Cin output channels of Cout inputs) and padding P, and the weight gradient is conv2d's
+ * with the roles of input and output gradient exchanged. */
+#include <string.h>
+
 #include "layers.h"
 
 #define CONVT_CHUNK_FLOATS ((size_t)1 << 18)
+
+/* As in conv2d.c: the MNIST decoder's layers have 8 and 32 channel pairs. */
+#define DIRECT_MAX_CHANNEL_PAIRS 64
 
 static svdd__batch_plan plan(int B, int threads, int Cin, int Cout, int K, size_t S_in) {
     size_t per_image = (2 * (size_t)Cin + (size_t)Cout * K * K) * S_in;
     return svdd__plan_batch(B, threads, per_image, (size_t)Cin * Cout * K * K, CONVT_CHUNK_FLOATS);
 }
 
+/* The direct path's scratch per thread: the padded image (forward: the input; backward: the
+ * output gradient), then the rotated weights (forward) or the 8-lane weight-gradient sums
+ * (backward). */
+static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int backward) {
+    if (!backward) return svdd__conv_direct_pad_floats(Cin, H, W, K, K - 1 - P);
+    /* the weight gradient's input is the output gradient, and its output gradient the input */
+    const int grad_src_c = Cout, grad_dst_c = Cin;
+    return svdd__conv_direct_wgrad_floats(grad_src_c, H - 1 - 2 * P + K, W - 1 - 2 * P + K, grad_dst_c, K, P);
+}
+
+/* Backward runs over fixed groups of images whose weight gradients are added in order, so that
+ * the sum does not depend on the thread count (as in conv2d.c). */
+#define DIRECT_GROUP 8
+
+/* Forward: over images; backward: over groups of images, with the groups' weight gradients
+ * (ngroups x Cin*Cout*K*K floats) after the threads' scratch. */
+static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
+    const size_t nw = (size_t)Cout * Cin * K * K;
+    if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0) + nw, 0);
+    const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+    return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * SVDD__DIRECT_LANES, 0);
+}
+
+static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
+    const svdd__batch_plan f = direct_plan(B, threads, Cin, H, W, Cout, K, P, 0);
+    const svdd__batch_plan b = direct_plan(B, threads, Cin, H, W, Cout, K, P, 1);
+    const size_t groups = (size_t)(B + DIRECT_GROUP - 1) / DIRECT_GROUP, nw = (size_t)Cout * Cin * K * K;
+    const size_t nf = f.slice * (size_t)f.threads, nb = b.slice * (size_t)b.threads + groups * nw;
+    return nf > nb ? nf : nb;
+}
+
+static int use_direct(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd) {
+    *simd = 0;
+    if (path == SVDD__CONV_IM2COL || P < 0 || P > K - 1) return 0;
+    if (path == SVDD__CONV_DIRECT_SCALAR) return 1;
+    *simd = svdd__cpu_avx2_fma();
+    if (path == SVDD__CONV_DIRECT) return 1;
+    /* without SIMD the products are faster than the scalar loops */
+    return *simd && Cin * Cout <= DIRECT_MAX_CHANNEL_PAIRS;
+}
+
 size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
-    (void)P;
     svdd__batch_plan p = plan(B, threads, Cin, Cout, K, (size_t)H * W);
-    return p.slice * (size_t)p.threads;
+    size_t need = p.slice * (size_t)p.threads;
+    if (P >= 0 && P <= K - 1) {
+        size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P);
+        if (d > need) need = d;
+    }
+    return need;
 }
 
 /* One call's arguments, handed to its chunks (svdd__plan_run); the scratch holds the matrices of
@@ -28,7 +84,44 @@ typedef struct convt_call {
     const float *inp, *dout, *w;
     int Cin, Cout, K, P, Ho, Wo, H, W, nb_max;
     size_t S, R; /* H*W, Cout*K*K */
+    int simd;      /* direct path: AVX2+FMA kernels */
+    int B;         /* direct backward: the batch, cut into groups */
+    float *groups; /* direct backward: one weight gradient per group */
 } convt_call;
+
+/* Direct path, images [b0, b0 + nb), one at a time. */
+static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, int b0, int nb) {
+    const convt_call *c = ctx;
+    (void)dw_part;
+    const size_t in_sz = (size_t)c->Cin * c->S, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+    svdd__conv_weight_flip(wflip, c->w, c->Cin, c->Cout, c->K);
+    for (int b = b0; b < b0 + nb; b++)
+        svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, wflip, c->Cin, c->H, c->W, c->Cout, c->K,
+                                  c->K - 1 - c->P, pad, c->simd);
+}
+
+static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, int g0, int ng) {
+    const convt_call *c = ctx;
+    (void)dw_part;
+    const size_t nw = (size_t)c->Cin * c->R, in_sz = (size_t)c->Cin * c->S, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+    for (int gi = g0; gi < g0 + ng; gi++) {
+        const int b1 = (gi + 1) * DIRECT_GROUP < c->B ? (gi + 1) * DIRECT_GROUP : c->B;
+        memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
+        for (int b = gi * DIRECT_GROUP; b < b1; b++) {
+            const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
+            /* dw (Cin, Cout, K, K): the output gradient plays the input, the input the output gradient */
+            svdd__conv_direct_wgrad(vacc, x, g, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
+            if (c->dinp)
+                svdd__conv_direct_forward(c->dinp + b * in_sz, g, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P,
+                                          pad, c->simd);
+        }
+        float *gsum = c->groups + (size_t)gi * nw;
+        memset(gsum, 0, nw * sizeof(float));
+        svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
+    }
+}
 
 /* Images [b0, b0 + nb); scratch: xc (Cin, nb_max*S), col (R, nb_max*S). */
 static void forward_chunk(const void *ctx, float *xc, float *dw_part, int b0, int nb) {
@@ -42,8 +135,17 @@ static void forward_chunk(const void *ctx, float *xc, float *dw_part, int b0, in
     svdd__col2im(c->out + (size_t)b0 * c->Cout * c->Ho * c->Wo, col, nb, c->Cout, c->Ho, c->Wo, c->K, c->P, c->H, c->W);
 }
 
-void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H,
-                                    int W, int Cout, int K, int P, svdd__workspace *ws) {
+void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
+                                       int W, int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
+    int simd;
+    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
+        const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
+                              .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .S = (size_t)H * W,
+                              .R = (size_t)Cout * K * K, .simd = simd};
+        svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
+        return;
+    }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
     const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
                           .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
@@ -67,12 +169,37 @@ static void backward_chunk(const void *ctx, float *xc, float *dw_part, int b0, i
     }
 }
 
-void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
-                                     svdd__workspace *ws) {
+void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp,
+                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                        svdd__workspace *ws, svdd__conv_path path) {
+    int simd;
+    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
+        const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+        const size_t nw = (size_t)Cout * Cin * K * K;
+        const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K,
+                              .P = P, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W,
+                              .S = (size_t)H * W, .R = (size_t)Cout * K * K, .simd = simd, .B = B,
+                              .groups = ws->data + pl.slice * (size_t)pl.threads};
+        svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
+        for (int gi = 0; gi < groups; gi++)
+            for (size_t i = 0; i < nw; i++) dw[i] += c.groups[(size_t)gi * nw + i];
+        return;
+    }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
     const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
                           .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
                           .S = (size_t)H * W, .R = (size_t)Cout * K * K};
     svdd__plan_run(&pl, B, ws->data, dw, backward_chunk, &c);
+}
+
+void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H,
+                                    int W, int Cout, int K, int P, svdd__workspace *ws) {
+    svdd__conv_transpose2d_forward_as(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO);
+}
+
+void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                     svdd__workspace *ws) {
+    svdd__conv_transpose2d_backward_as(dinp, dw, dout, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO);
 }

@@ -41,17 +41,28 @@ static inline int winner(const float *r0, const float *r1, int ox, float *m) {
     return k;
 }
 
+#if SVDD_POOL_SSE2
+static inline void pool4(float *y, const float *r0, const float *r1, int ox) {
+    __m128 a, b, c, d;
+    windows4(r0, r1, ox, &a, &b, &c, &d);
+    __m128 m = a;
+    m = sel4(takes4(b, m), b, m);
+    m = sel4(takes4(c, m), c, m);
+    m = sel4(takes4(d, m), d, m);
+    _mm_storeu_ps(y + ox, m);
+}
+#endif
+
 static void pool_row(float *y, const float *r0, const float *r1, int Wo) {
     int ox = 0;
 #if SVDD_POOL_SSE2
-    for (; ox + 4 <= Wo; ox += 4) {
-        __m128 a, b, c, d;
-        windows4(r0, r1, ox, &a, &b, &c, &d);
-        __m128 m = a;
-        m = sel4(takes4(b, m), b, m);
-        m = sel4(takes4(c, m), c, m);
-        m = sel4(takes4(d, m), d, m);
-        _mm_storeu_ps(y + ox, m);
+    for (; ox + 4 <= Wo; ox += 4) pool4(y, r0, r1, ox);
+    /* The last windows again as one group of four ending at Wo, overlapping the previous group:
+     * it writes the same values there, and the MNIST widths (14, 7) leave 2 or 3 windows that
+     * would otherwise go one by one. */
+    if (ox < Wo && Wo >= 4) {
+        pool4(y, r0, r1, Wo - 4);
+        ox = Wo;
     }
 #endif
     for (; ox < Wo; ox++) {
@@ -63,23 +74,32 @@ static void pool_row(float *y, const float *r0, const float *r1, int Wo) {
 
 /* Gradient of one row of windows: the winner gets it, the other three cells get 0 (so no memset
  * of the whole input gradient is needed). */
+#if SVDD_POOL_SSE2
+static inline void unpool4(float *d0, float *d1, const float *r0, const float *r1, const float *g, int ox) {
+    __m128 a, b, c, d;
+    windows4(r0, r1, ox, &a, &b, &c, &d);
+    /* one-hot masks of the winner, first in row-major order */
+    __m128 m = a, ka = _mm_castsi128_ps(_mm_set1_epi32(-1)), kb, kc, kd, t;
+    t = takes4(b, m); m = sel4(t, b, m); kb = t; ka = _mm_andnot_ps(t, ka);
+    t = takes4(c, m); m = sel4(t, c, m); kc = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb);
+    t = takes4(d, m); kd = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb); kc = _mm_andnot_ps(t, kc);
+    __m128 gv = _mm_loadu_ps(g + ox);
+    __m128 ga = _mm_and_ps(ka, gv), gb = _mm_and_ps(kb, gv), gc = _mm_and_ps(kc, gv), gd = _mm_and_ps(kd, gv);
+    _mm_storeu_ps(d0 + 2 * ox, _mm_unpacklo_ps(ga, gb));
+    _mm_storeu_ps(d0 + 2 * ox + 4, _mm_unpackhi_ps(ga, gb));
+    _mm_storeu_ps(d1 + 2 * ox, _mm_unpacklo_ps(gc, gd));
+    _mm_storeu_ps(d1 + 2 * ox + 4, _mm_unpackhi_ps(gc, gd));
+}
+#endif
+
 static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, const float *g, int Wo) {
     int ox = 0;
 #if SVDD_POOL_SSE2
-    for (; ox + 4 <= Wo; ox += 4) {
-        __m128 a, b, c, d;
-        windows4(r0, r1, ox, &a, &b, &c, &d);
-        /* one-hot masks of the winner, first in row-major order */
-        __m128 m = a, ka = _mm_castsi128_ps(_mm_set1_epi32(-1)), kb, kc, kd, t;
-        t = takes4(b, m); m = sel4(t, b, m); kb = t; ka = _mm_andnot_ps(t, ka);
-        t = takes4(c, m); m = sel4(t, c, m); kc = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb);
-        t = takes4(d, m); kd = t; ka = _mm_andnot_ps(t, ka); kb = _mm_andnot_ps(t, kb); kc = _mm_andnot_ps(t, kc);
-        __m128 gv = _mm_loadu_ps(g + ox);
-        __m128 ga = _mm_and_ps(ka, gv), gb = _mm_and_ps(kb, gv), gc = _mm_and_ps(kc, gv), gd = _mm_and_ps(kd, gv);
-        _mm_storeu_ps(d0 + 2 * ox, _mm_unpacklo_ps(ga, gb));
-        _mm_storeu_ps(d0 + 2 * ox + 4, _mm_unpackhi_ps(ga, gb));
-        _mm_storeu_ps(d1 + 2 * ox, _mm_unpacklo_ps(gc, gd));
-        _mm_storeu_ps(d1 + 2 * ox + 4, _mm_unpackhi_ps(gc, gd));
+    for (; ox + 4 <= Wo; ox += 4) unpool4(d0, d1, r0, r1, g, ox);
+    /* overlapping last group, as in pool_row: its cells get the same values again */
+    if (ox < Wo && Wo >= 4) {
+        unpool4(d0, d1, r0, r1, g, Wo - 4);
+        ox = Wo;
     }
 #endif
     for (; ox < Wo; ox++) {

@@ -1,20 +1,11 @@
 /* Building a network from its spec, and running its stacks forward and backward. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "network.h"
-
-/* Largest per-image activation of a stack (its input included). */
-static size_t stack_max_act(const svdd__stack *st) {
-    size_t m = (size_t)st->in_c * st->in_h * st->in_w;
-    for (int i = 0; i < st->n; i++) {
-        size_t s = (size_t)st->layers[i].out_c * st->layers[i].out_h * st->layers[i].out_w;
-        if (s > m) m = s;
-    }
-    return m;
-}
 
 size_t svdd__stack_out_size(const svdd__stack *st) { return (size_t)st->out_c * st->out_h * st->out_w; }
 size_t svdd__stack_in_size(const svdd__stack *st) { return (size_t)st->in_c * st->in_h * st->in_w; }
@@ -88,11 +79,11 @@ svdd_status svdd_net_create(svdd_net **out, const char *spec, const char *spec_n
 
 static void release_buffers(svdd_net *net) {
     free(net->cache_block);
-    free(net->grad_a);
-    free(net->grad_b);
+    free(net->grad_block);
     free(net->dlatent);
     free(net->ws.data);
-    net->cache_block = net->grad_a = net->grad_b = net->dlatent = net->ws.data = NULL;
+    net->cache_block = net->grad_block = net->dlatent = net->ws.data = NULL;
+    net->grad_len = 0;
     net->ws.size = 0;
     net->ws.threads = 0;
     net->cap = 0;
@@ -117,31 +108,72 @@ static size_t layer_workspace(const svdd__layer *L, int B, int threads) {
     return 0;
 }
 
+static int is_product(svdd__layer_kind k) {
+    return k == SVDD__CONV2D || k == SVDD__CONV_TRANSPOSE2D || k == SVDD__LINEAR;
+}
+
+/* Layers whose backward may write the input gradient over the output gradient: each input
+ * element's gradient depends only on the output gradient at the same index and, for batch norm,
+ * on per-channel sums taken before anything is written. */
+static int backward_in_place(svdd__layer_kind k) {
+    return k == SVDD__BATCHNORM || k == SVDD__LEAKY_RELU || k == SVDD__SIGMOID;
+}
+
+/* Where each layer's output goes. Training keeps, for the backward pass, each product layer's
+ * input, batch norm's and sigmoid's own output (their backward formulas use it) and max
+ * pooling's and leaky ReLU's input; nothing ever reads a convolution's or linear layer's output
+ * except the layer after it, so batch norm and sigmoid overwrite it. Flatten and reshape change
+ * no value. A decoder's leaky ReLU before an upsampling is read only by that upsampling's
+ * forward (whose backward needs no input), so it lives in the gradient buffer, unused during a
+ * forward. Encoder outputs all stay readable: the heat maps and the mean feature maps read
+ * them. */
+int svdd__output_overwritten(const svdd__stack *st, int i) {
+    if (i < 0 || i + 1 >= st->n) return 0;
+    const svdd__layer_kind next = st->layers[i + 1].kind;
+    return (next == SVDD__BATCHNORM || next == SVDD__SIGMOID) && is_product(st->layers[i].kind);
+}
+
+static void plan_outputs(svdd__stack *st, int decoder) {
+    for (int i = 0; i < st->n; i++) {
+        svdd__layer *L = &st->layers[i];
+        L->out_kind = SVDD__OUT_OWN;
+        if (L->kind == SVDD__FLATTEN || L->kind == SVDD__RESHAPE)
+            L->out_kind = SVDD__OUT_ALIAS;
+        else if (svdd__output_overwritten(st, i - 1))
+            L->out_kind = SVDD__OUT_INPLACE;
+        else if (decoder && L->kind == SVDD__LEAKY_RELU && i + 1 < st->n && st->layers[i + 1].kind == SVDD__UPSAMPLE2D)
+            L->out_kind = SVDD__OUT_TRANSIENT;
+    }
+}
+
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     if (B < 1) return svdd__fail(err, SVDD_E_INVALID, "batch size must be at least 1");
     if (B <= net->cap && net->threads <= net->ws.threads) return SVDD_OK;
     release_buffers(net);
-    size_t total = 0, ws = 0, gmax = 0;
+    size_t total = 0, ws = 0, gmax = 1;
     for (int s = 0; s < 2; s++) {
         svdd__stack *st = s == 0 ? &net->enc : &net->dec;
-        size_t g = stack_max_act(st);
-        if (g > gmax) gmax = g;
+        plan_outputs(st, s == 1);
         for (int i = 0; i < st->n; i++) {
             svdd__layer *L = &st->layers[i];
-            total += (size_t)B * L->out_c * L->out_h * L->out_w;
+            const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
+            if (L->out_kind == SVDD__OUT_OWN) total += (size_t)B * out;
             if (L->kind == SVDD__BATCHNORM) total += 2 * (size_t)L->in_c;
+            /* gradients of both ends at once, except where backward works in place */
+            size_t g = backward_in_place(L->kind) || L->out_kind == SVDD__OUT_ALIAS ? (in > out ? in : out) : in + out;
+            if (g > gmax) gmax = g;
             size_t w = layer_workspace(L, B, net->threads);
             if (w > ws) ws = w;
         }
     }
     net->cache_block = svdd__alloc(total + 1, sizeof(float));
-    net->grad_a = svdd__alloc((size_t)B * gmax + 1, sizeof(float));
-    net->grad_b = svdd__alloc((size_t)B * gmax + 1, sizeof(float));
+    net->grad_len = (size_t)B * gmax;
+    net->grad_block = svdd__alloc(net->grad_len, sizeof(float));
     net->dlatent = svdd__alloc((size_t)B * svdd__stack_out_size(&net->enc) + 1, sizeof(float));
     net->ws.data = svdd__alloc(ws + 1, sizeof(float));
     net->ws.size = ws;
     net->ws.threads = net->threads;
-    if (!net->cache_block || !net->grad_a || !net->grad_b || !net->dlatent || !net->ws.data) {
+    if (!net->cache_block || !net->grad_block || !net->dlatent || !net->ws.data) {
         release_buffers(net);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for a batch of %d images", B);
     }
@@ -150,8 +182,15 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
         svdd__stack *st = s == 0 ? &net->enc : &net->dec;
         for (int i = 0; i < st->n; i++) {
             svdd__layer *L = &st->layers[i];
-            L->out = p;
-            p += (size_t)B * L->out_c * L->out_h * L->out_w;
+            switch (L->out_kind) {
+            case SVDD__OUT_OWN:
+                L->out = p;
+                p += (size_t)B * L->out_c * L->out_h * L->out_w;
+                break;
+            case SVDD__OUT_INPLACE: L->out = st->layers[i - 1].out; break;
+            case SVDD__OUT_ALIAS: L->out = NULL; break;
+            case SVDD__OUT_TRANSIENT: L->out = net->grad_block; break;
+            }
             if (L->kind == SVDD__BATCHNORM) {
                 L->mean = p;
                 L->rstd = p + L->in_c;
@@ -198,7 +237,6 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
     const float *in = x;
     for (int i = 0; i < st->n; i++) {
         svdd__layer *L = &st->layers[i];
-        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w;
         const float *w = net->params + L->w_off;
         float *o = L->out;
         switch (L->kind) {
@@ -225,7 +263,12 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
         case SVDD__MAXPOOL2D: per_image(EW_POOL_F, L, B, ws.threads, o, in, NULL); break;
         case SVDD__UPSAMPLE2D: per_image(EW_UP_F, L, B, ws.threads, o, in, NULL); break;
         case SVDD__FLATTEN:
-        case SVDD__RESHAPE: memcpy(o, in, n_in * sizeof(float)); break;
+        case SVDD__RESHAPE:
+            /* the same floats under another shape; no layer writes over an alias (batch norm
+             * and sigmoid only overwrite product layers' outputs) */
+            L->out = (float *)in;
+            o = L->out;
+            break;
         }
         in = o;
     }
@@ -239,13 +282,24 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
     ws.threads = net->threads < net->ws.threads ? net->threads : net->ws.threads;
     const float *g = dout;
     float *result = NULL;
+    float *const gb = net->grad_block;
+    const uintptr_t gb_lo = (uintptr_t)gb, gb_hi = (uintptr_t)(gb + net->grad_len);
     for (int i = st->n - 1; i >= stop; i--) {
         svdd__layer *L = &st->layers[i];
         const float *in = i > 0 ? st->layers[i - 1].out : st->input;
-        /* write into whichever ping-pong buffer does not hold the incoming gradient */
-        float *d = (g == net->grad_a) ? net->grad_b : net->grad_a;
-        if (i == 0 && !need_input_grad) d = NULL;
         const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w;
+        /* The incoming gradient sits at the start or the end of the gradient buffer (or is the
+         * caller's); the outgoing one goes over it where the layer allows, else to the other
+         * end. Sizes (svdd__net_reserve) keep the two ends apart. */
+        const int g_ours = (uintptr_t)g >= gb_lo && (uintptr_t)g < gb_hi;
+        float *d;
+        if (L->out_kind == SVDD__OUT_ALIAS)
+            d = (float *)g;
+        else if (backward_in_place(L->kind))
+            d = g_ours ? (float *)g : gb;
+        else
+            d = g == gb ? gb + net->grad_len - n_in : gb;
+        if (i == 0 && !need_input_grad) d = NULL;
         float *dw = net->grads + L->w_off;
         const float *w = net->params + L->w_off;
         switch (L->kind) {
@@ -280,10 +334,7 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             if (d) per_image(EW_UP_B, L, B, ws.threads, d, g, NULL);
             break;
         case SVDD__FLATTEN:
-        case SVDD__RESHAPE:
-            /* g is NULL only after layer 0 without an input gradient, which is the last layer */
-            if (d) memcpy(d, g, n_in * sizeof(float)); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
-            break;
+        case SVDD__RESHAPE: break; /* the gradient passes as it is */
         }
         g = d;
         result = d;

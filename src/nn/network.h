@@ -22,6 +22,18 @@ typedef enum svdd__layer_kind {
 
 typedef enum svdd__init_kind { SVDD__INIT_DEFAULT, SVDD__INIT_XAVIER_LEAKY } svdd__init_kind;
 
+/* Where a layer's output lives (chosen by svdd__net_reserve; see network.c for why each is safe).
+ * Every layer's output is valid after a forward except a TRANSIENT one's, which only its next
+ * layer reads, during the forward. */
+typedef enum svdd__out_kind {
+    SVDD__OUT_OWN,       /* its own (cap, out size) region of the cache block */
+    SVDD__OUT_INPLACE,   /* the previous layer's output, overwritten (batch norm, sigmoid after a
+                          * convolution or linear layer, whose output no backward reads); that
+                          * layer's out then shows the normalised or squashed values */
+    SVDD__OUT_ALIAS,     /* its input itself (flatten, reshape), set by each forward */
+    SVDD__OUT_TRANSIENT  /* the start of the gradient buffer, which is free during a forward */
+} svdd__out_kind;
+
 typedef struct svdd__layer {
     svdd__layer_kind kind;
     int in_c, in_h, in_w;    /* one image's input shape (1-d data: c features, h = w = 1) */
@@ -35,7 +47,8 @@ typedef struct svdd__layer {
     int line;                /* line in the spec, for messages */
     char name[24];           /* "conv1", "bn2", "fc1", "deconv1", ... */
     /* run-time caches for the reserved batch capacity */
-    float *out;              /* (cap, out size) */
+    svdd__out_kind out_kind;
+    float *out;              /* (cap, out size), see out_kind */
     float *mean, *rstd;      /* batch norm, (C) each */
 } svdd__layer;
 
@@ -58,8 +71,12 @@ struct svdd_net {
     int threads;
     /* run-time buffers for `cap` images */
     int cap;
-    float *cache_block;   /* every layer's out/mean/rstd */
-    float *grad_a, *grad_b; /* ping-pong activation gradients, (cap, largest activation) */
+    float *cache_block;   /* the OWN layer outputs, batch-norm mean/rstd */
+    /* Activation gradients: a layer that cannot work in place reads its output's gradient at
+     * one end and writes its input's at the other, so the buffer needs the largest (input +
+     * output) of such a layer, not twice the largest activation. */
+    float *grad_block;
+    size_t grad_len;      /* floats in grad_block */
     float *dlatent;       /* (cap, latent): where the losses on the code meet */
     svdd__workspace ws;
 };
@@ -70,15 +87,22 @@ svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_n
 /* Make room for batches of up to B images. */
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err);
 
+/* Whether layer i's output is overwritten in place by the next layer's (a batch norm or sigmoid
+ * after a convolution or linear layer): after a forward, layer i's out holds the next layer's
+ * values, so nothing may read it as layer i's. */
+int svdd__output_overwritten(const svdd__stack *st, int i);
+
 /* Forward a batch through a stack; `train` selects batch statistics (and updates the running
  * ones). Returns the output (owned by the network, valid until the next forward of that stack).
- * x must stay alive until the matching backward. */
+ * x must stay alive until the matching backward. A forward may overwrite what the last backward
+ * returned. */
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train);
 
 /* Back-propagate dout (gradient of the stack's output) through layers n-1 down to `stop`,
  * accumulating parameter gradients. Returns the gradient of the input of layer `stop` (a network
- * buffer, valid until the next backward) or NULL when stop == 0 and !need_input_grad. `train`
- * must match the forward. */
+ * buffer, valid until the next backward or forward; dout itself when it passes unchanged) or NULL
+ * when stop == 0 and !need_input_grad. `train` must match the forward. A dout that is itself a
+ * network buffer (the result of the other stack's backward) may be overwritten. */
 float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
                             int need_input_grad, int train);
 
