@@ -7,12 +7,13 @@
 #   fuzz/run.sh [SECONDS]            all targets, one after the other
 #   FUZZ_TARGETS="idx spec" fuzz/run.sh 60     some of them
 #   FUZZ_ARGS="-runs=1000000" fuzz/run.sh 600   extra libFuzzer flags (the long runs of README.md)
+#   FUZZ_BUILD_DIR=build-mine fuzz/run.sh 10   another build folder than build-fuzz/
 set -euo pipefail
 seconds=${1:-30}
 case $seconds in '' | *[!0-9]*) echo "usage: fuzz/run.sh [SECONDS]" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-fuzz
-targets=${FUZZ_TARGETS:-"idx cifar image safetensors model spec cli_numbers"}
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+targets=${FUZZ_TARGETS:-"idx cifar image safetensors model checkpoint spec cli_numbers"}
 
 # The build packages, and clang with libFuzzer (Debian's compiler-rt, libclang-rt-dev) and
 # LLVM's OpenMP when missing, as every other check installs its tools.

@@ -362,6 +362,42 @@ static void test_torn(void **state) {
     free_state(s);
 }
 
+/* The reader from memory (what the fuzz target drives, and what the file reader runs on the file's
+ * bytes) gives what the file gives, and names the buffer it was given in its messages. */
+static void test_parse_from_memory(void **state) {
+    fixture *f = *state;
+    state_fixture *s = saved_state(f);
+    size_t len;
+    unsigned char *bytes = slurp(f->path, &len);
+    svdd_error err;
+    svdd_net *a = NULL, *b = NULL;
+    svdd__ckpt ca, cb;
+    if (load_into_fresh(s, f->path, &s->o, s->key, &a, &ca, &err) != SVDD_OK) fail_msg("%s", err.message);
+    assert_int_equal(svdd_net_create(&b, svdd_spec_builtin("mnist-lenet"), "mnist-lenet", 99, &err), SVDD_OK);
+    if (svdd__ckpt_parse(bytes, len, "in-memory", b, 50, &cb, &s->o, s->key, &err) != SVDD_OK) fail_msg("%s", err.message);
+    const size_t bytes_p = a->n_params * sizeof(float);
+    assert_memory_equal(a->params, b->params, bytes_p);
+    assert_memory_equal(a->state, b->state, a->n_state * sizeof(float));
+    assert_memory_equal(a->adam_m, b->adam_m, bytes_p);
+    assert_memory_equal(a->adam_v, b->adam_v, bytes_p);
+    assert_memory_equal(a->adam_vmax, b->adam_vmax, bytes_p);
+    assert_int_equal(b->adam_step, a->adam_step);
+    assert_memory_equal(ca.pos.order, cb.pos.order, 50 * sizeof(uint32_t));
+    assert_memory_equal(ca.center, cb.center, (size_t)svdd_net_latent_dim(a) * sizeof(float));
+    assert_true(ca.pos.radius == cb.pos.radius && ca.pos.rng.state == cb.pos.rng.state);
+    svdd__ckpt_free(&ca), svdd__ckpt_free(&cb);
+    /* a failure leaves nothing allocated and names the buffer */
+    assert_int_equal(svdd__ckpt_parse(bytes, len / 2, "in-memory", b, 50, &cb, &s->o, s->key, &err), SVDD_E_FORMAT);
+    assert_null(cb.pos.order);
+    assert_null(cb.center);
+    assert_non_null(strstr(err.message, "in-memory"));
+    assert_int_equal(svdd__ckpt_parse(NULL, 0, "empty", b, 50, &cb, &s->o, s->key, &err), SVDD_E_FORMAT);
+    assert_null(cb.pos.order);
+    free(bytes);
+    svdd_net_free(a), svdd_net_free(b);
+    free_state(s);
+}
+
 /* ---- whole fits ---- */
 
 static svdd_fit_options short_fit(svdd_method method) {
@@ -515,7 +551,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clip_grad_norm), cmocka_unit_test(test_loop_clips), cmocka_unit_test(test_nan_gradient_stops),
         cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_other_spec),
-        cmocka_unit_test(test_torn),           cmocka_unit_test(test_resume_fit),
+        cmocka_unit_test(test_torn),           cmocka_unit_test(test_parse_from_memory),
+        cmocka_unit_test(test_resume_fit),
         cmocka_unit_test(test_nan_stop_keeps_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -282,17 +282,31 @@ static svdd_status read_state(const svdd__st *st, const char *path, svdd_net *ne
     return SVDD_OK;
 }
 
-svdd_status svdd__ckpt_load(const char *path, svdd_net *net, size_t n, svdd__ckpt *ck, const svdd_fit_options *o,
-                            const char *data_key, svdd_error *err) {
+svdd_status svdd__ckpt_parse(const void *data, size_t len, const char *name, svdd_net *net, size_t n, svdd__ckpt *ck,
+                             const svdd_fit_options *o, const char *data_key, svdd_error *err) {
     memset(ck, 0, sizeof *ck);
     ck->pos.n = n;
     svdd__st *st = NULL;
-    svdd_status rc = svdd__st_load(&st, path, err);
+    svdd_status rc = svdd__st_parse(&st, data, len, name, err);
     if (rc != SVDD_OK) return rc;
     ck->pos.order = malloc((ck->pos.n ? ck->pos.n : 1) * sizeof *ck->pos.order);
-    rc = ck->pos.order ? read_state(st, path, net, ck, o, data_key, err) : svdd__fail(err, SVDD_E_NOMEM, "out of memory");
+    rc = ck->pos.order ? read_state(st, name, net, ck, o, data_key, err) : svdd__fail(err, SVDD_E_NOMEM, "out of memory");
     svdd__st_free(st);
     if (rc != SVDD_OK) svdd__ckpt_free(ck);
+    return rc;
+}
+
+svdd_status svdd__ckpt_load(const char *path, svdd_net *net, size_t n, svdd__ckpt *ck, const svdd_fit_options *o,
+                            const char *data_key, svdd_error *err) {
+    memset(ck, 0, sizeof *ck);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    svdd_status rc = svdd__read_file(path, SVDD__ST_MAX_FILE, &data, &len, err);
+    if (rc != SVDD_OK) return rc;
+    /* the parser keeps its own copy of the bytes: checkpoints are a few MB, so the brief second
+     * copy buys one code path for files and for the fuzz target */
+    rc = svdd__ckpt_parse(data, len, path, net, n, ck, o, data_key, err);
+    free(data);
     return rc;
 }
 

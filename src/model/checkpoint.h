@@ -29,6 +29,10 @@ svdd_status svdd__ckpt_save(const char *path, const svdd_net *net, const svdd__c
  * the network may hold part of the file. */
 svdd_status svdd__ckpt_load(const char *path, svdd_net *net, size_t n, svdd__ckpt *ck, const svdd_fit_options *o,
                             const char *data_key, svdd_error *err);
+/* The same from a checkpoint held in memory (`name` is used in messages): what svdd__ckpt_load
+ * runs on the file's bytes, and what the fuzz target drives. `data` may be freed afterwards. */
+svdd_status svdd__ckpt_parse(const void *data, size_t len, const char *name, svdd_net *net, size_t n, svdd__ckpt *ck,
+                             const svdd_fit_options *o, const char *data_key, svdd_error *err);
 void svdd__ckpt_free(svdd__ckpt *ck);
 
 /* The fit's side: resume at the start, a loop hook per phase, a hint on failure. */
