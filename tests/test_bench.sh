@@ -16,14 +16,16 @@ check "bad table" 2 "bad value 'speed' for --tables" -- "$svdd" bench --tables s
 check "too few images" 2 "bad value '10' for --scaling-images" -- "$svdd" bench --scaling-images 10
 check "unknown child task" 2 "unknown task 'nothing'" -- "$svdd" bench --child nothing
 
-check "tiny run" 0 "Whole training runs" -- "$svdd" bench --no-torch --nets mnist --tasks score --threads 1 \
+check "tiny run" 0 "Whole training runs" -- "$svdd" bench --no-torch --nets mnist --tasks train,score --threads 1 \
     --seconds 0.05 --repeats 1 --warmup 0 --retries 0 --scaling-images 250 --scaling-epochs 1 --json "$tmp/b.json"
-# one scoring row per batch size, one whole run, all with positive finite figures
+# the four MNIST step workloads, one whole run, all with positive finite figures
 if /usr/bin/python3 - "$tmp/b.json" <<'PY'
 import json, math, sys
 r = json.load(open(sys.argv[1]))
 svdd = [x for x in r["svdd"] if x["task"].startswith("score-mnist")]
 assert len(svdd) == 2, svdd
+# the compare table holds the step workloads only; whole runs are the scaling table's
+assert sorted(x["task"] for x in r["svdd"]) == ["score-mnist-b1", "score-mnist-b200", "train-mnist-ae", "train-mnist-enc"], r["svdd"]
 assert all(math.isfinite(x["rate_median"]) and x["rate_median"] > 0 for x in svdd)
 fit = r["scaling"]
 assert len(fit) == 1 and fit[0]["images"] == 250 and fit[0]["epochs"] == 1, fit
