@@ -57,6 +57,10 @@ int bench_fit_child_main(const bench_task *task, int threads, const bench_fit_si
  * svdd_bench): the driver starts its children that way. */
 int bench_main(int argc, char **argv, const char *subcommand);
 
+/* A child's result: `o` as one JSON line on stdout (what the driver reads), then freed. 0, or 1
+ * when it could not be printed. */
+int bench_emit_line(cJSON *o);
+
 /* Peak and current resident memory of this process in KiB (/proc/self/status), -1 if unknown. */
 long bench_status_kb(const char *field);
 /* The path of the libopenblas this process mapped ("" if none) into buf. */

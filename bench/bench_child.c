@@ -229,7 +229,7 @@ static void fill_uniform(float *v, size_t n, svdd__rng *rng) {
 }
 
 /* Everything one child reports, whatever the workload. */
-static void emit(const bench_task *task, int threads, const measurement *m, double fwd_flops, double train_flops,
+static int emit(const bench_task *task, int threads, const measurement *m, double fwd_flops, double train_flops,
                  long base_rss) {
     cJSON *o = cJSON_CreateObject();
     char blas[512];
@@ -260,13 +260,7 @@ static void emit(const bench_task *task, int threads, const measurement *m, doub
     cJSON_AddNumberToObject(o, "cpu_seconds_per_unit", m->cpu_per_unit);
     if (fwd_flops > 0) cJSON_AddNumberToObject(o, "fwd_flops_per_image", fwd_flops);
     if (train_flops > 0) cJSON_AddNumberToObject(o, "train_flops_per_image", train_flops);
-    char *s = cJSON_PrintUnformatted(o);
-    if (s) {
-        printf("%s\n", s);
-        fflush(stdout);
-        free(s);
-    }
-    cJSON_Delete(o);
+    return bench_emit_line(o);
 }
 
 static int run_gemm(const bench_task *task, int threads, const bench_timing *t, long base_rss) {
@@ -288,9 +282,9 @@ static int run_gemm(const bench_task *task, int threads, const bench_timing *t, 
     measurement m;
     /* one "unit" per step is one GFLOP's worth: the rate comes out in GFLOP/s */
     measure(&m, step_gemm, &g, 2.0 * g.n * g.n * g.n * 1e-9, t);
-    emit(task, threads, &m, 0, 0, base_rss);
+    int rc = emit(task, threads, &m, 0, 0, base_rss);
     free(g.a), free(g.b), free(g.c);
-    return 0;
+    return rc;
 }
 
 int bench_child_main(const char *name, int threads, const bench_timing *t, const bench_fit_size *fit) {
@@ -347,8 +341,7 @@ int bench_child_main(const char *name, int threads, const bench_timing *t, const
         fprintf(stderr, "svdd bench: %s gave a non-finite value (%g, %g)\n", task->name, m.first_value, m.last_value);
         goto done;
     }
-    emit(task, threads, &m, fwd_flops, train_flops, base_rss);
-    rc = 0;
+    rc = emit(task, threads, &m, fwd_flops, train_flops, base_rss);
 done:
     free(k.x), free(k.dpred), free(k.c), free(k.dz), free(k.dist);
     svdd_net_free(k.net);

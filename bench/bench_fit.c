@@ -84,12 +84,5 @@ int bench_fit_child_main(const bench_task *task, int threads, const bench_fit_si
     cJSON_AddNumberToObject(o, "objective_images_per_sec", obj.images_per_sec);
     cJSON_AddNumberToObject(o, "base_rss_kb", (double)base_rss);
     cJSON_AddNumberToObject(o, "peak_rss_kb", (double)bench_status_kb("VmHWM"));
-    char *s = cJSON_PrintUnformatted(o);
-    if (s) {
-        printf("%s\n", s);
-        fflush(stdout);
-        free(s);
-    }
-    cJSON_Delete(o);
-    return s ? 0 : 1;
+    return bench_emit_line(o);
 }

@@ -1,5 +1,6 @@
 /* The readable table and the per-row JSON summary of svdd_bench. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -174,4 +175,17 @@ void bench_print_scaling(const cJSON *fits) {
             printf(" %9s", "-");
         printf(" %8.0f %7.2f\n", bench_num(r, "peak_rss_kb", 0) / 1024.0, bench_num(r, "other_load", -1));
     }
+}
+
+int bench_emit_line(cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) {
+        fprintf(stderr, "svdd bench: out of memory for the result line\n");
+        return 1;
+    }
+    printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    return 0;
 }

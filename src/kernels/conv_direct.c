@@ -307,3 +307,17 @@ void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int 
 #endif
     wgrad_scalar(vacc, g, pad, Cin, Hp, Wp, Cout, K, Ho, Wo);
 }
+
+int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd) {
+    *simd = 0;
+    if (path == SVDD__CONV_IM2COL || P < 0 || P > K - 1) return 0;
+    if (path == SVDD__CONV_DIRECT_SCALAR) return 1;
+    *simd = svdd__cpu_avx2_fma();
+    if (path == SVDD__CONV_DIRECT) return 1;
+    return *simd && Cin * Cout <= 64;
+}
+
+void svdd__conv_direct_add_groups(float *dw, const float *group_dw, int groups, size_t nw) {
+    for (int gi = 0; gi < groups; gi++)
+        for (size_t i = 0; i < nw; i++) dw[i] += group_dw[(size_t)gi * nw + i];
+}

@@ -62,6 +62,23 @@ void svdd__conv_direct_forward(float *out, const float *inp, const float *w, int
  * `pad` needs svdd__conv_direct_wgrad_floats floats. */
 size_t svdd__conv_direct_wgrad_floats(int Cin, int H, int W, int Cout, int K, int P);
 #define SVDD__DIRECT_LANES 8
+
+/* Whether a convolution (either direction) with these channels, kernel and padding takes the
+ * direct kernels on `path`, and with AVX2+FMA (*simd). On SVDD__CONV_AUTO: only with SIMD (the
+ * scalar loops are slower than the products) and for at most 64 channel pairs Cin*Cout: the MNIST
+ * layers (8 and 32 pairs; 3 to 8 times as fast as im2col and the products there). On the CIFAR-10
+ * layers (96 to 8192 pairs) they are faster too, except the weight gradient on the 8x8 planes,
+ * but their other summation order moves one step of the PyTorch fixture of the Deep SVDD
+ * objective (tests/test_torch_step.c) past its tolerances, so those stay on the products. */
+int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd);
+
+/* The direct backward runs over groups of this many images, whatever the thread count: each
+ * group's weight gradient is kept apart and svdd__conv_direct_add_groups adds them in order, so
+ * that the sum, and a whole training run, is the same on any number of threads. */
+#define SVDD__DIRECT_GROUP 8
+static inline int svdd__conv_direct_groups(int B) { return (B + SVDD__DIRECT_GROUP - 1) / SVDD__DIRECT_GROUP; }
+/* dw (nw) += each of the `groups` rows of `group_dw` (groups, nw), in order. */
+void svdd__conv_direct_add_groups(float *dw, const float *group_dw, int groups, size_t nw);
 void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int Cin, int H, int W, int Cout, int K,
                              int P, float *pad, int simd);
 /* dw[i] += the sum of the lanes of vacc[i], i < n. */

@@ -18,13 +18,6 @@
 /* Scratch budget per chunk, in floats (1 MiB). */
 #define CONV_CHUNK_FLOATS ((size_t)1 << 18)
 
-/* Direct kernels up to this many channel pairs Cin*Cout: the MNIST layers (8 and 32 pairs; 3 to
- * 8 times as fast as im2col and the products there). On the CIFAR-10 layers (96 to 8192 pairs)
- * they are faster too, except the weight gradient on the 8x8 planes, but their other summation
- * order moves one step of the PyTorch fixture of the Deep SVDD objective (tests/test_torch_step.c)
- * past its tolerances, so those stay on the products. */
-#define DIRECT_MAX_CHANNEL_PAIRS 64
-
 static svdd__batch_plan plan(int B, int threads, int Cin, int Cout, int K, size_t S) {
     size_t per_image = (2 * (size_t)Cin * K * K + (size_t)Cout) * S;
     return svdd__plan_batch(B, threads, per_image, (size_t)Cout * Cin * K * K, CONV_CHUNK_FLOATS);
@@ -39,37 +32,21 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
     return a > b ? a : b;
 }
 
-/* Backward runs over groups of this many images, whatever the thread count: each group's weight
- * gradient is kept apart and the groups are added in order, so that the sum, and a whole training
- * run, does not depend on how the batch is split between threads. */
-#define DIRECT_GROUP 8
-
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
  * (ngroups x Cout*Cin*K*K floats) after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const size_t nw = (size_t)Cout * Cin * K * K;
     if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0), 0);
-    const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+    const int groups = svdd__conv_direct_groups(B);
     return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * (SVDD__DIRECT_LANES + 1), 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
     const svdd__batch_plan f = direct_plan(B, threads, Cin, H, W, Cout, K, P, 0);
     const svdd__batch_plan b = direct_plan(B, threads, Cin, H, W, Cout, K, P, 1);
-    const size_t groups = (size_t)(B + DIRECT_GROUP - 1) / DIRECT_GROUP, nw = (size_t)Cout * Cin * K * K;
+    const size_t groups = (size_t)svdd__conv_direct_groups(B), nw = (size_t)Cout * Cin * K * K;
     const size_t nf = f.slice * (size_t)f.threads, nb = b.slice * (size_t)b.threads + groups * nw;
     return nf > nb ? nf : nb;
-}
-
-/* Whether this call takes the direct kernels, and with SIMD (*simd). */
-static int use_direct(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd) {
-    *simd = 0;
-    if (path == SVDD__CONV_IM2COL || P < 0 || P > K - 1) return 0;
-    if (path == SVDD__CONV_DIRECT_SCALAR) return 1;
-    *simd = svdd__cpu_avx2_fma();
-    if (path == SVDD__CONV_DIRECT) return 1;
-    /* without SIMD the products are faster than the scalar loops */
-    return *simd && Cin * Cout <= DIRECT_MAX_CHANNEL_PAIRS;
 }
 
 size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
@@ -122,7 +99,7 @@ void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     int simd;
-    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
         const conv2d_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K,
                                .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo, .simd = simd};
@@ -152,7 +129,7 @@ static void backward_chunk(const void *ctx, float *col, float *dw_part, int b0, 
     }
 }
 
-/* Direct path, groups [g0, g0 + ng) of DIRECT_GROUP images: scratch = padded image, 8-lane
+/* Direct path, groups [g0, g0 + ng) of SVDD__DIRECT_GROUP images: scratch = padded image, 8-lane
  * weight-gradient sums, rotated weights (direct_plan); each group's weight gradient goes to its
  * own row of c->groups. */
 static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, int g0, int ng) {
@@ -162,9 +139,9 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1), *wflip = vacc + nw * SVDD__DIRECT_LANES;
     if (c->dinp) svdd__conv_weight_flip(wflip, c->w, c->Cout, c->Cin, c->K);
     for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b1 = (gi + 1) * DIRECT_GROUP < c->B ? (gi + 1) * DIRECT_GROUP : c->B;
+        const int b1 = (gi + 1) * SVDD__DIRECT_GROUP < c->B ? (gi + 1) * SVDD__DIRECT_GROUP : c->B;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        for (int b = gi * DIRECT_GROUP; b < b1; b++) {
+        for (int b = gi * SVDD__DIRECT_GROUP; b < b1; b++) {
             const float *g = c->dout + b * out_sz;
             svdd__conv_direct_wgrad(vacc, g, c->inp + b * in_sz, c->Cin, c->H, c->W, c->Cout, c->K, c->P, pad, c->simd);
             if (c->dinp)
@@ -182,17 +159,16 @@ void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const f
                               svdd__conv_path path) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     int simd;
-    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
-        const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+        const int groups = svdd__conv_direct_groups(B);
         const size_t nw = (size_t)Cout * Cin * K * K;
         const conv2d_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .H = H, .W = W,
                                .Cout = Cout, .K = K, .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo,
                                .R = (size_t)Cin * K * K, .simd = simd, .B = B,
                                .groups = ws->data + pl.slice * (size_t)pl.threads};
         svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
-        for (int gi = 0; gi < groups; gi++)
-            for (size_t i = 0; i < nw; i++) dw[i] += c.groups[(size_t)gi * nw + i];
+        svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)Ho * Wo);

@@ -18,9 +18,6 @@
 
 #define CONVT_CHUNK_FLOATS ((size_t)1 << 18)
 
-/* As in conv2d.c: the MNIST decoder's layers have 8 and 32 channel pairs. */
-#define DIRECT_MAX_CHANNEL_PAIRS 64
-
 static svdd__batch_plan plan(int B, int threads, int Cin, int Cout, int K, size_t S_in) {
     size_t per_image = (2 * (size_t)Cin + (size_t)Cout * K * K) * S_in;
     return svdd__plan_batch(B, threads, per_image, (size_t)Cin * Cout * K * K, CONVT_CHUNK_FLOATS);
@@ -36,35 +33,21 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
     return svdd__conv_direct_wgrad_floats(grad_src_c, H - 1 - 2 * P + K, W - 1 - 2 * P + K, grad_dst_c, K, P);
 }
 
-/* Backward runs over fixed groups of images whose weight gradients are added in order, so that
- * the sum does not depend on the thread count (as in conv2d.c). */
-#define DIRECT_GROUP 8
-
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
  * (ngroups x Cin*Cout*K*K floats) after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const size_t nw = (size_t)Cout * Cin * K * K;
     if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0) + nw, 0);
-    const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+    const int groups = svdd__conv_direct_groups(B);
     return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * SVDD__DIRECT_LANES, 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
     const svdd__batch_plan f = direct_plan(B, threads, Cin, H, W, Cout, K, P, 0);
     const svdd__batch_plan b = direct_plan(B, threads, Cin, H, W, Cout, K, P, 1);
-    const size_t groups = (size_t)(B + DIRECT_GROUP - 1) / DIRECT_GROUP, nw = (size_t)Cout * Cin * K * K;
+    const size_t groups = (size_t)svdd__conv_direct_groups(B), nw = (size_t)Cout * Cin * K * K;
     const size_t nf = f.slice * (size_t)f.threads, nb = b.slice * (size_t)b.threads + groups * nw;
     return nf > nb ? nf : nb;
-}
-
-static int use_direct(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd) {
-    *simd = 0;
-    if (path == SVDD__CONV_IM2COL || P < 0 || P > K - 1) return 0;
-    if (path == SVDD__CONV_DIRECT_SCALAR) return 1;
-    *simd = svdd__cpu_avx2_fma();
-    if (path == SVDD__CONV_DIRECT) return 1;
-    /* without SIMD the products are faster than the scalar loops */
-    return *simd && Cin * Cout <= DIRECT_MAX_CHANNEL_PAIRS;
 }
 
 size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
@@ -107,9 +90,9 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
     const size_t nw = (size_t)c->Cin * c->R, in_sz = (size_t)c->Cin * c->S, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
     for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b1 = (gi + 1) * DIRECT_GROUP < c->B ? (gi + 1) * DIRECT_GROUP : c->B;
+        const int b1 = (gi + 1) * SVDD__DIRECT_GROUP < c->B ? (gi + 1) * SVDD__DIRECT_GROUP : c->B;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        for (int b = gi * DIRECT_GROUP; b < b1; b++) {
+        for (int b = gi * SVDD__DIRECT_GROUP; b < b1; b++) {
             const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
             /* dw (Cin, Cout, K, K): the output gradient plays the input, the input the output gradient */
             svdd__conv_direct_wgrad(vacc, x, g, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
@@ -138,7 +121,7 @@ static void forward_chunk(const void *ctx, float *xc, float *dw_part, int b0, in
 void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
                                        int W, int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
     int simd;
-    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
         const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
                               .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .S = (size_t)H * W,
@@ -173,17 +156,16 @@ void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dou
                                         const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
                                         svdd__workspace *ws, svdd__conv_path path) {
     int simd;
-    if (use_direct(path, Cin, Cout, K, P, &simd)) {
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
-        const int groups = (B + DIRECT_GROUP - 1) / DIRECT_GROUP;
+        const int groups = svdd__conv_direct_groups(B);
         const size_t nw = (size_t)Cout * Cin * K * K;
         const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K,
                               .P = P, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W,
                               .S = (size_t)H * W, .R = (size_t)Cout * K * K, .simd = simd, .B = B,
                               .groups = ws->data + pl.slice * (size_t)pl.threads};
         svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
-        for (int gi = 0; gi < groups; gi++)
-            for (size_t i = 0; i < nw; i++) dw[i] += c.groups[(size_t)gi * nw + i];
+        svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
