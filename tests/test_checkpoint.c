@@ -141,6 +141,7 @@ static void test_loop_clips(void **state) {
     assert_int_equal(svdd_net_create(&net, svdd_spec_builtin("mnist-lenet"), "mnist-lenet", 1, &err), SVDD_OK);
     float x[8 * 784];
     svdd_test_fill_uniform(x, 8 * 784, 0, 1, 4);
+    const svdd__images im = svdd__images_of_floats(x, 8, 784);
     nan_ctx c = {net, 0, NULL};
     svdd__loop_hook hook = {NULL, big_epoch_end, &c, NULL};
     svdd_train_options o = svdd_train_defaults();
@@ -148,11 +149,11 @@ static void test_loop_clips(void **state) {
     o.batch_size = 4;
     o.clip_grad_norm = 0.25;
     /* nan_step's gradient: norm about 3.3, finite in the first two epochs */
-    if (svdd__train_loop(net, x, 8, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err) != SVDD_OK)
+    if (svdd__train_loop(net, &im, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err) != SVDD_OK)
         fail_msg("%s", err.message);
     assert_int_equal(c.epochs_seen, 2);
     o.clip_grad_norm = -1;
-    assert_int_equal(svdd__train_loop(net, x, 8, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err),
+    assert_int_equal(svdd__train_loop(net, &im, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err),
                      SVDD_E_INVALID);
     svdd_net_free(net);
 }
@@ -166,12 +167,13 @@ static void test_nan_gradient_stops(void **state) {
     assert_int_equal(svdd_net_create(&net, svdd_spec_builtin("mnist-lenet"), "mnist-lenet", 1, &err), SVDD_OK);
     float x[8 * 784];
     svdd_test_fill_uniform(x, 8 * 784, 0, 1, 4);
+    const svdd__images im = svdd__images_of_floats(x, 8, 784);
     nan_ctx c = {net, 0, malloc(net->n_params * sizeof(float))};
     svdd__loop_hook hook = {NULL, nan_epoch_end, &c, NULL};
     svdd_train_options o = svdd_train_defaults();
     o.epochs = 5;
     o.batch_size = 4;
-    svdd_status st = svdd__train_loop(net, x, 8, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err);
+    svdd_status st = svdd__train_loop(net, &im, &o, 1, SVDD_PART_ALL, "test phase", nan_step, &c, &hook, &err);
     assert_int_equal(st, SVDD_E_NUMERIC);
     assert_non_null(strstr(err.message, "test phase: the gradient became NaN at epoch 3 of 5 (batch 1"));
     assert_non_null(strstr(err.message, "clip"));
@@ -218,7 +220,8 @@ static void make_state(state_fixture *s) {
     s->ck.center = malloc((size_t)L * sizeof(float));
     svdd_test_fill_uniform(s->ck.center, (size_t)L, -1, 1, 6);
     svdd_test_fill_uniform(s->x, 50 * 784, 0, 1, 8);
-    svdd__images_key(s->key, sizeof s->key, s->x, 50, 784);
+    const svdd__images im = svdd__images_of_floats(s->x, 50, 784);
+    assert_int_equal(svdd__images_key(s->key, sizeof s->key, &im, NULL), SVDD_OK);
 }
 
 static void free_state(state_fixture *s) {
@@ -285,7 +288,8 @@ static void test_round_trip(void **state) {
     /* other images (another class, seed or split) */
     char key[64];
     s->x[5] += 1;
-    svdd__images_key(key, sizeof key, s->x, 50, 784);
+    const svdd__images im = svdd__images_of_floats(s->x, 50, 784);
+    assert_int_equal(svdd__images_key(key, sizeof key, &im, NULL), SVDD_OK);
     assert_int_equal(load_into_fresh(s, f->path, &s->o, key, &net, &ck, &err), SVDD_E_INVALID);
     assert_non_null(strstr(err.message, "other images"));
     svdd_net_free(net);

@@ -195,6 +195,34 @@ static void test_leaky_relu(void **state) {
     probe_free(&p);
 }
 
+/* The in-place form: the same input gradient bit for bit, from the output's sign, and the input
+ * put back within a rounding (exactly where it was positive). Slopes 0.01, 0.2 and 1. */
+static void test_leaky_relu_restore(void **state) {
+    (void)state;
+    const size_t n = 4099;
+    float *x = malloc(n * 4), *y = malloc(n * 4), *g = malloc(n * 4), *d0 = malloc(n * 4), *d1 = malloc(n * 4);
+    svdd_test_fill_uniform(x, n, -3, 3, 61);
+    svdd_test_fill_uniform(g, n, -1, 1, 62);
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = -1e-30f, x[3] = 1e-30f; /* the kink and denormal products */
+    const float slopes[3] = {0.01f, 0.2f, 1.0f};
+    for (int k = 0; k < 3; k++) {
+        svdd__leaky_relu_forward(y, x, n, slopes[k]);
+        svdd__leaky_relu_backward(d0, g, x, n, slopes[k]);
+        svdd__leaky_relu_backward_restore(d1, g, y, n, slopes[k]);
+        assert_memory_equal(d0, d1, n * sizeof(float));
+        for (size_t i = 0; i < n; i++) {
+            if (x[i] > 0) assert_true(y[i] == x[i]);
+            else assert_true(fabsf(y[i] - x[i]) <= 2e-7f * fabsf(x[i]) + 1e-35f);
+        }
+        /* in place over the gradient, as the network runs it */
+        memcpy(d1, g, n * sizeof(float));
+        svdd__leaky_relu_forward(y, x, n, slopes[k]);
+        svdd__leaky_relu_backward_restore(d1, d1, y, n, slopes[k]);
+        assert_memory_equal(d0, d1, n * sizeof(float));
+    }
+    free(x), free(y), free(g), free(d0), free(d1);
+}
+
 static void test_sigmoid(void **state) {
     (void)state;
     probe p;
@@ -398,8 +426,8 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
     float *o[3], *dx[3], *dw[3];
     for (int i = 0; i < 3; i++) {
         for (int T = 1; T <= 2; T++) {
-            size_t wsz = transposed ? svdd__conv_transpose2d_workspace(B, C, H, W, Co, K, P, T)
-                                    : svdd__conv2d_workspace(B, C, H, W, Co, K, P, T);
+            size_t wsz = transposed ? svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, T, paths[i])
+                                    : svdd__conv2d_workspace_as(B, C, H, W, Co, K, P, T, paths[i]);
             /* garbage in the scratch: the kernels must not rely on zeroed memory */
             svdd__workspace ws = {malloc(wsz * 4), wsz, T};
             for (size_t j = 0; j < wsz; j++) ws.data[j] = NAN;
@@ -535,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
         cmocka_unit_test(test_linear),          cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_running_stats), cmocka_unit_test(test_leaky_relu),
+        cmocka_unit_test(test_leaky_relu_restore),
         cmocka_unit_test(test_sigmoid),         cmocka_unit_test(test_maxpool2d),
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),

@@ -41,4 +41,10 @@ svdd_status svdd__dataset_alloc(svdd_dataset **out, size_t n, int c, int h, int 
 svdd_status svdd__dataset_set_class_names(svdd_dataset *ds, const char *const *names, int n,
                                           svdd_error *err);
 
+/* Preprocess images which[0..k) of a set whose image i is row rows[i] of ds (row i when rows is
+ * NULL) into out (k x image size floats), on `threads` OpenMP threads: the floats
+ * svdd_preprocess_apply gives, whatever the thread count. */
+svdd_status svdd__preprocess_rows(const svdd_preprocess *pp, const svdd_dataset *ds, const uint32_t *rows,
+                                  const uint32_t *which, size_t k, float *out, int threads, svdd_error *err);
+
 #endif

@@ -57,6 +57,25 @@ svdd_status svdd_preprocess_fit(svdd_preprocess *pp, const svdd_dataset *ds, svd
     return SVDD_OK;
 }
 
+/* The preprocessing must be fitted: a finite range. */
+static svdd_status check_fitted(const svdd_preprocess *pp, const char *what, svdd_error *err) {
+    if (!isfinite(pp->min) || !isfinite(pp->max) || pp->max < pp->min)
+        return svdd__fail(err, SVDD_E_INVALID, "%s: min %g and max %g are not a finite range; call svdd_preprocess_fit first",
+                          what, pp->min, pp->max);
+    return SVDD_OK;
+}
+
+/* One image of D pixels into o, with x (D doubles) as scratch. */
+static void apply_one(const svdd_preprocess *pp, const uint8_t *p, size_t D, double *x, float *o) {
+    const double range = pp->max > pp->min ? pp->max - pp->min : 1.0;
+    if (pp->gcn_l1) {
+        gcn_l1(p, D, x);
+    } else {
+        for (size_t i = 0; i < D; i++) x[i] = p[i] / 255.0;
+    }
+    for (size_t i = 0; i < D; i++) o[i] = (float)((x[i] - pp->min) / range);
+}
+
 svdd_status svdd_preprocess_apply(const svdd_preprocess *pp, const svdd_dataset *ds, size_t first,
                                   size_t count, float *out, svdd_error *err) {
     if (!pp || !ds || (!out && count))
@@ -65,26 +84,42 @@ svdd_status svdd_preprocess_apply(const svdd_preprocess *pp, const svdd_dataset 
         return svdd__fail(err, SVDD_E_INVALID,
                           "svdd_preprocess_apply: images [%zu, %zu + %zu) are outside the %zu images", first,
                           first, count, ds->n);
-    if (!isfinite(pp->min) || !isfinite(pp->max) || pp->max < pp->min)
-        return svdd__fail(err, SVDD_E_INVALID,
-                          "svdd_preprocess_apply: min %g and max %g are not a finite range; call "
-                          "svdd_preprocess_fit first",
-                          pp->min, pp->max);
+    svdd_status st = check_fitted(pp, "svdd_preprocess_apply", err);
+    if (st != SVDD_OK) return st;
     size_t D = svdd_dataset_image_size(ds);
     double *x = svdd__alloc(D, sizeof(double));
     if (!x) return svdd__fail(err, SVDD_E_NOMEM, "svdd_preprocess_apply: out of memory");
-    double range = pp->max > pp->min ? pp->max - pp->min : 1.0;
-    for (size_t k = 0; k < count; k++) {
-        const uint8_t *p = ds->pixels + (first + k) * D;
-        float *o = out + k * D;
-        if (pp->gcn_l1) {
-            gcn_l1(p, D, x);
-        } else {
-            for (size_t i = 0; i < D; i++) x[i] = p[i] / 255.0;
-        }
-        for (size_t i = 0; i < D; i++) o[i] = (float)((x[i] - pp->min) / range);
-    }
+    for (size_t k = 0; k < count; k++) apply_one(pp, ds->pixels + (first + k) * D, D, x, out + k * D);
     free(x);
     svdd__ok(err);
     return SVDD_OK;
+}
+
+svdd_status svdd__preprocess_rows(const svdd_preprocess *pp, const svdd_dataset *ds, const uint32_t *rows,
+                                  const uint32_t *which, size_t k, float *out, int threads, svdd_error *err) {
+    svdd_status st = check_fitted(pp, "preprocessing", err);
+    if (st != SVDD_OK) return st;
+    for (size_t i = 0; i < k; i++) {
+        const size_t r = rows ? rows[which[i]] : which[i];
+        if (r >= ds->n) return svdd__fail(err, SVDD_E_INVALID, "preprocessing: image %zu of a set of %zu", r, ds->n);
+    }
+    const size_t D = svdd_dataset_image_size(ds);
+    /* images are independent: the same floats on any number of threads; a small batch is not
+     * worth waking them */
+    const int T = threads > 1 && k >= 16 ? threads : 1;
+    int failed = 0;
+#pragma omp parallel num_threads(T) reduction(| : failed) if (T > 1)
+    {
+        double *x = svdd__alloc(D, sizeof(double));
+#pragma omp for schedule(static)
+        for (long i = 0; i < (long)k; i++) {
+            const size_t r = rows ? rows[which[i]] : which[i];
+            if (x)
+                apply_one(pp, ds->pixels + r * D, D, x, out + (size_t)i * D);
+            else
+                failed = 1;
+        }
+        free(x);
+    }
+    return failed ? svdd__fail(err, SVDD_E_NOMEM, "preprocessing: out of memory") : SVDD_OK;
 }

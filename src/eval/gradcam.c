@@ -171,8 +171,9 @@ static void input_shares(svdd_model *m, int which, const float *x, int B, score_
  * the normal images would grow with their number. */
 #define EXCESS_SIGMAS 3.0
 
-svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_error *err) {
+svdd_status svdd__explain_fit(svdd_model *m, const svdd__images *im, svdd_error *err) {
     const svdd__stack *enc = &m->net->enc;
+    const size_t n = im->n;
     const size_t D = svdd__stack_in_size(enc), HW = (size_t)enc->in_h * enc->in_w;
     const int K = svdd__explain_score_count(m);
     if (n == 0) return svdd__fail(err, SVDD_E_INVALID, "explanation statistics need normal images");
@@ -183,22 +184,30 @@ svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_erro
     double *acc = calloc(D > 2 * HW ? D : 2 * HW, sizeof(double));
     float *r = svdd__alloc((size_t)EB * HW, sizeof(float));
     score_work w;
+    svdd__images_reader rd = {im, NULL};
     svdd_status st = SVDD_OK;
     memset(&w, 0, sizeof w);
     if (!m->input_mean || !m->excess_thr || !acc || !r) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for the explanation statistics");
     if (st == SVDD_OK) st = work_alloc(&w, m, err);
-    if (st == SVDD_OK) {
-        for (size_t i = 0; i < n; i++)
+    if (st == SVDD_OK) st = svdd__images_reader_open(&rd, im, err);
+    for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += SVDD__IMAGES_BLOCK) {
+        const size_t B = n - b0 < SVDD__IMAGES_BLOCK ? n - b0 : SVDD__IMAGES_BLOCK;
+        const float *x = svdd__images_range(im, b0, B, rd.buf, &st, err);
+        for (size_t i = 0; x && i < B; i++)
             for (size_t q = 0; q < D; q++) acc[q] += x[i * D + q];
+    }
+    if (st == SVDD_OK) {
         for (size_t q = 0; q < D; q++) m->input_mean[q] = (float)(acc[q] / (double)n);
         /* per score: every pixel's mean share over the normal images, plus three standard
          * deviations */
-        for (int k = 0; k < K; k++) {
+        for (int k = 0; k < K && st == SVDD_OK; k++) {
             double *sum = acc, *sq = acc + HW;
             memset(acc, 0, 2 * HW * sizeof(double));
-            for (size_t b0 = 0; b0 < n; b0 += EB) {
+            for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += EB) {
                 int B = (int)(n - b0 < EB ? n - b0 : EB);
-                input_shares(m, k, x + b0 * D, B, &w, r, NULL);
+                const float *x = svdd__images_range(im, b0, (size_t)B, rd.buf, &st, err);
+                if (!x) break;
+                input_shares(m, k, x, B, &w, r, NULL);
                 for (int i = 0; i < B; i++)
                     for (size_t p = 0; p < HW; p++) {
                         const float v = r[(size_t)i * HW + p];
@@ -219,8 +228,9 @@ svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_erro
             for (size_t p = 0; p < HW; p++) m->excess_thr[(size_t)k * HW + p] = (float)(sum[p] + EXCESS_SIGMAS * pooled);
         }
         svdd__net_zero_grad(m->net, SVDD_PART_ALL);
-        m->n_excess = K;
+        if (st == SVDD_OK) m->n_excess = K;
     }
+    svdd__images_reader_close(&rd);
     work_free(&w);
     free(acc), free(r);
     return st;

@@ -122,6 +122,10 @@ void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd
  * Defined beside the layers they belong to (src/nn/conv2d.c, conv_transpose2d.c, batchnorm.c):
  * svdd__conv2d_forward and the others of src/nn/layers.h call these with SVDD__CONV_AUTO, or
  * with simd = svdd__cpu_avx2_fma(). Arguments as there, plus the choice. */
+size_t svdd__conv2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
+                                 svdd__conv_path path);
+size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
+                                           svdd__conv_path path);
 void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,

@@ -336,7 +336,7 @@ static svdd_status at_epoch_end(void *user, const svdd__loop_pos *pos, svdd_erro
     return SVDD_OK;
 }
 
-svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_fit_options *o, const float *x, size_t n,
+svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_fit_options *o, const svdd__images *im,
                                  svdd_error *err) {
     memset(fc, 0, sizeof *fc);
     fc->o = o;
@@ -346,9 +346,9 @@ svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_f
     if ((o->checkpoint_path && !*o->checkpoint_path) || (o->resume_path && !*o->resume_path))
         return svdd__fail(err, SVDD_E_INVALID, "an empty checkpoint file name");
     if (!o->checkpoint_path && !o->resume_path) return SVDD_OK;
-    svdd__images_key(fc->data_key, sizeof fc->data_key, x, n, svdd__stack_in_size(&net->enc));
-    if (!o->resume_path) return SVDD_OK;
-    svdd_status st = svdd__ckpt_load(o->resume_path, net, n, &fc->resume, o, fc->data_key, err);
+    svdd_status st = svdd__images_key(fc->data_key, sizeof fc->data_key, im, err);
+    if (st != SVDD_OK || !o->resume_path) return st;
+    st = svdd__ckpt_load(o->resume_path, net, im->n, &fc->resume, o, fc->data_key, err);
     if (st != SVDD_OK) return st;
     if (fc->resume.phase == SVDD__PHASE_PRETRAIN && (!net->dec.n || o->ae.epochs == 0))
         return svdd__fail(err, SVDD_E_FORMAT, "%s: a pre-training checkpoint, but this run has no pre-training", o->resume_path);

@@ -52,7 +52,7 @@ typedef struct svdd__fit_ckpt {
 
 /* Prepare (all zero when neither checkpointing nor resuming); when o->resume_path is set, load
  * it into net. x: the n training images. */
-svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_fit_options *o, const float *x, size_t n,
+svdd_status svdd__fit_ckpt_begin(svdd__fit_ckpt *fc, svdd_net *net, const svdd_fit_options *o, const svdd__images *im,
                                  svdd_error *err);
 /* 1 when the run resumes inside (or after) `phase`. */
 int svdd__fit_ckpt_resumes(const svdd__fit_ckpt *fc, svdd__phase phase);

@@ -47,29 +47,44 @@ svdd_objective svdd_objective_defaults(void) {
 
 svdd_status svdd_center_init(svdd_net *net, const float *x, size_t n, double eps, float *c, svdd_error *err) {
     if (!net || !x || !c || n == 0) return svdd__fail(err, SVDD_E_INVALID, "svdd_center_init: no images");
+    const svdd__images im = svdd__images_of_floats(x, n, svdd__stack_in_size(&net->enc));
+    return svdd__center_init(net, &im, eps, c, err);
+}
+
+svdd_status svdd__center_init(svdd_net *net, const svdd__images *im, double eps, float *c, svdd_error *err) {
+    const size_t n = im->n;
+    if (n == 0) return svdd__fail(err, SVDD_E_INVALID, "svdd_center_init: no images");
     if (!(eps >= 0)) return svdd__fail(err, SVDD_E_INVALID, "centre eps must be >= 0 (got %g)", eps);
     const int D = svdd_net_latent_dim(net);
-    float *z = svdd__alloc(n, (size_t)D * sizeof(float));
     double *sum = calloc((size_t)D, sizeof(double));
-    if (!z || !sum) {
-        free(z), free(sum);
-        return svdd__fail(err, SVDD_E_NOMEM, "out of memory computing the centre");
+    svdd__images_reader r;
+    svdd_status st = sum ? svdd__images_reader_open(&r, im, err) : svdd__fail(err, SVDD_E_NOMEM, "out of memory computing the centre");
+    if (st != SVDD_OK) {
+        free(sum);
+        return st;
     }
-    svdd_status st = svdd_net_encode(net, x, n, z, err);
-    if (st == SVDD_OK) {
-        for (size_t i = 0; i < n; i++)
-            for (int j = 0; j < D; j++) sum[j] += z[i * (size_t)D + (size_t)j];
-        for (int j = 0; j < D; j++) {
-            double v = sum[j] / (double)n;
-            if (!isfinite(v)) {
-                st = svdd__fail(err, SVDD_E_NUMERIC, "the centre's coordinate %d is not finite; the network diverged", j);
-                break;
-            }
-            if (fabs(v) < eps) v = v < 0 ? -eps : eps;
-            c[j] = (float)v;
+    if ((st = svdd__net_reserve(net, SVDD__IMAGES_BLOCK, err)) != SVDD_OK) goto done;
+    /* the sum runs image by image in order, as over one encoding of all images */
+    for (size_t b0 = 0; b0 < n; b0 += SVDD__IMAGES_BLOCK) {
+        const int B = (int)(n - b0 < SVDD__IMAGES_BLOCK ? n - b0 : SVDD__IMAGES_BLOCK);
+        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        if (!x) goto done;
+        const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < D; j++) sum[j] += z[(size_t)i * D + (size_t)j];
+    }
+    for (int j = 0; j < D; j++) {
+        double v = sum[j] / (double)n;
+        if (!isfinite(v)) {
+            st = svdd__fail(err, SVDD_E_NUMERIC, "the centre's coordinate %d is not finite; the network diverged", j);
+            break;
         }
+        if (fabs(v) < eps) v = v < 0 ? -eps : eps;
+        c[j] = (float)v;
     }
-    free(z), free(sum);
+done:
+    svdd__images_reader_close(&r);
+    free(sum);
     return st;
 }
 
@@ -147,13 +162,15 @@ static double svdd_step(void *p, const float *batch, int bs, int epoch) {
 
 svdd_status svdd_deep_svdd_train(svdd_net *net, const float *x, size_t n, const float *c, const svdd_objective *obj,
                                  const svdd_train_options *opt, double *radius, svdd_error *err) {
-    return svdd__deep_svdd_train_hooked(net, x, n, c, obj, opt, radius, NULL, err);
+    if (!x) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_train: NULL argument");
+    const svdd__images im = svdd__images_of_floats(x, n, net ? svdd__stack_in_size(&net->enc) : 0);
+    return svdd__deep_svdd_train_hooked(net, &im, c, obj, opt, radius, NULL, err);
 }
 
-svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n, const float *c,
+svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const svdd__images *im, const float *c,
                                          const svdd_objective *obj, const svdd_train_options *opt, double *radius,
                                          const svdd__loop_hook *hook, svdd_error *err) {
-    if (!net || !x || !c || !obj || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_train: NULL argument");
+    if (!net || !im || !c || !obj || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_train: NULL argument");
     const svdd_method method = obj->method;
     if (method < SVDD_METHOD_ONE_CLASS || method > SVDD_METHOD_HYBRID)
         return svdd__fail(err, SVDD_E_INVALID, "unknown objective %d", (int)method);
@@ -177,7 +194,7 @@ svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n
     /* a checkpoint saves R as the step keeps it */
     svdd__loop_hook h;
     if (hook) h = *hook, h.radius = &k.R;
-    svdd_status st = svdd__train_loop(net, x, n, opt, SVDD__STREAM_SVDD, k.part, "Deep SVDD training", svdd_step, &k,
+    svdd_status st = svdd__train_loop(net, im, opt, SVDD__STREAM_SVDD, k.part, "Deep SVDD training", svdd_step, &k,
                                       hook ? &h : NULL, err);
     if (st == SVDD_OK && radius && method == SVDD_METHOD_SOFT_BOUNDARY) *radius = k.R;
     free(k.dist), free(k.dpred);
@@ -187,15 +204,26 @@ svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n
 svdd_status svdd_deep_svdd_distances(svdd_net *net, const float *x, size_t n, const float *c, float *dist, float *recon,
                                      float *latent, svdd_error *err) {
     if (!net || (n && (!x || !c || !dist))) return svdd__fail(err, SVDD_E_INVALID, "svdd_deep_svdd_distances: NULL argument");
+    const svdd__images im = svdd__images_of_floats(x, n, svdd__stack_in_size(&net->enc));
+    return svdd__distances(net, &im, c, dist, recon, latent, err);
+}
+
+svdd_status svdd__distances(svdd_net *net, const svdd__images *im, const float *c, float *dist, float *recon,
+                            float *latent, svdd_error *err) {
     if (recon && !net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: reconstruction needs a decoder", net->name);
-    const int EB = 200;
+    const int EB = SVDD__IMAGES_BLOCK;
+    const size_t n = im->n;
     svdd_status st = svdd__net_reserve(net, EB, err);
     if (st != SVDD_OK) return st;
     const size_t Din = svdd__stack_in_size(&net->enc);
     const int L = net->enc.out_c;
+    svdd__images_reader r;
+    if ((st = svdd__images_reader_open(&r, im, err)) != SVDD_OK) return st;
     for (size_t b0 = 0; b0 < n; b0 += (size_t)EB) {
         int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
-        const float *z = svdd__stack_forward(net, &net->enc, x + b0 * Din, B, 0);
+        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        if (!x) break;
+        const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
         for (int i = 0; i < B; i++) {
             double d = 0;
             for (int j = 0; j < L; j++) {
@@ -207,8 +235,9 @@ svdd_status svdd_deep_svdd_distances(svdd_net *net, const float *x, size_t n, co
         if (latent) memcpy(latent + b0 * (size_t)L, z, (size_t)B * L * sizeof(float));
         if (recon) {
             const float *y = svdd__stack_forward(net, &net->dec, z, B, 0);
-            svdd__sq_error_loss(NULL, recon + b0, y, x + b0 * Din, B, (int)Din);
+            svdd__sq_error_loss(NULL, recon + b0, y, x, B, (int)Din);
         }
     }
-    return SVDD_OK;
+    svdd__images_reader_close(&r);
+    return st;
 }

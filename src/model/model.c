@@ -73,8 +73,9 @@ int svdd__model_keeps_mean_act(const svdd_net *net, int i) {
     return L->kind == SVDD__LEAKY_RELU && L->out_h * L->out_w > 1;
 }
 
-svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, svdd_error *err) {
+svdd_status svdd__model_fit_mean_act(svdd_model *m, const svdd__images *im, svdd_error *err) {
     svdd_net *net = m->net;
+    const size_t n = im->n;
     const int nl = net->enc.n;
     m->mean_act = calloc((size_t)nl, sizeof(float *));
     double **acc = calloc((size_t)nl, sizeof(double *));
@@ -88,12 +89,15 @@ svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, sv
         acc[i] = calloc(sz, sizeof(double));
         if (!m->mean_act[i] || !acc[i]) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
     }
-    const int EB = 200;
+    const int EB = SVDD__IMAGES_BLOCK;
     if (st == SVDD_OK) st = svdd__net_reserve(net, EB, err);
-    const size_t D = svdd__stack_in_size(&net->enc);
+    svdd__images_reader r = {im, NULL};
+    if (st == SVDD_OK) st = svdd__images_reader_open(&r, im, err);
     for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += (size_t)EB) {
         int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
-        svdd__stack_forward(net, &net->enc, x + b0 * D, B, 0);
+        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        if (!x) break;
+        svdd__stack_forward(net, &net->enc, x, B, 0);
         for (int i = 0; i < nl; i++) {
             if (!acc[i]) continue;
             const svdd__layer *L = &net->enc.layers[i];
@@ -111,6 +115,7 @@ svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, sv
         if (acc) free(acc[i]);
     }
     free(acc);
+    svdd__images_reader_close(&r);
     return st;
 }
 
@@ -213,26 +218,6 @@ static svdd_status check_shape(const svdd_net *net, const svdd_dataset *ds, svdd
     return SVDD_OK;
 }
 
-/* Preprocessed copies of the images at idx[0..n). */
-static float *gather(const svdd_preprocess *pp, const svdd_dataset *ds, const uint32_t *idx, size_t n, svdd_error *err,
-                     svdd_status *st) {
-    const size_t D = (size_t)ds->c * ds->h * ds->w;
-    float *x = svdd__alloc(n ? n : 1, D * sizeof(float));
-    if (!x) {
-        *st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for %zu preprocessed images", n);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        *st = svdd_preprocess_apply(pp, ds, idx[i], 1, x + i * D, err);
-        if (*st != SVDD_OK) {
-            free(x);
-            return NULL;
-        }
-    }
-    *st = SVDD_OK;
-    return x;
-}
-
 static const char *default_spec_name(const svdd_dataset *ds) {
     if (ds->c == 1 && ds->h == 28 && ds->w == 28) return "mnist-lenet";
     if (ds->c == 3 && ds->h == 32 && ds->w == 32) return "cifar10-lenet";
@@ -258,7 +243,7 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     svdd_model *m = svdd__model_new();
     if (!m) return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
     svdd_status st;
-    float *xtr = NULL, *xcal = NULL, *dist = NULL, *recon = NULL, *lat = NULL;
+    float *dist = NULL, *recon = NULL, *lat = NULL;
     uint32_t *idx = NULL;
     svdd__fit_ckpt fc;
     memset(&fc, 0, sizeof fc);
@@ -303,10 +288,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
         st = svdd__fail(err, SVDD_E_INVALID, "too few training images left after the calibration split");
         goto fail;
     }
-    /* the calibration images are preprocessed only once training is over and the training
-     * images freed, so that the two never take memory at the same time */
-    xtr = gather(&m->pp, normal, idx + n_cal, n_tr, err, &st);
-    if (!xtr) goto fail;
+    /* the images are preprocessed batch by batch from their pixels whenever a pass needs them */
+    const svdd__images tr = svdd__images_of_rows(normal, idx + n_cal, n_tr, &m->pp, opt->threads);
     m->n_train = n_tr;
     m->n_cal = n_cal;
 
@@ -315,13 +298,13 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     ae.seed = opt->seed;
     so.seed = opt->seed + 1;
     /* a resumed run continues inside the phase its checkpoint was written in */
-    if ((st = svdd__fit_ckpt_begin(&fc, m->net, opt, xtr, n_tr, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__fit_ckpt_begin(&fc, m->net, opt, &tr, err)) != SVDD_OK) goto fail;
     const int resume_objective = svdd__fit_ckpt_resumes(&fc, SVDD__PHASE_OBJECTIVE);
     if (m->net->dec.n && ae.epochs > 0 && !resume_objective) {
         /* the cache's notes (loaded, unusable, not written) are the fit's to report */
         if (!ae.log) ae.log = opt->log, ae.log_user = opt->log_user;
         int cached = 0;
-        if ((st = svdd__pretrain_cached(m->net, xtr, n_tr, &ae, opt->pretrained_cache,
+        if ((st = svdd__pretrain_cached(m->net, &tr, &ae, opt->pretrained_cache,
                                         svdd__fit_ckpt_hook(&fc, SVDD__PHASE_PRETRAIN, NULL), &cached, err)) != SVDD_OK)
             goto fail;
     }
@@ -333,10 +316,10 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     }
     if (resume_objective)
         memcpy(m->center, fc.resume.center, (size_t)L * sizeof(float));
-    else if ((st = svdd_center_init(m->net, xtr, n_tr, opt->center_eps, m->center, err)) != SVDD_OK)
+    else if ((st = svdd__center_init(m->net, &tr, opt->center_eps, m->center, err)) != SVDD_OK)
         goto fail;
     m->radius = resume_objective ? fc.resume.pos.radius : 0;
-    if ((st = svdd__deep_svdd_train_hooked(m->net, xtr, n_tr, m->center, &opt->objective, &so, &m->radius,
+    if ((st = svdd__deep_svdd_train_hooked(m->net, &tr, m->center, &opt->objective, &so, &m->radius,
                                            svdd__fit_ckpt_hook(&fc, SVDD__PHASE_OBJECTIVE, m->center), err)) != SVDD_OK)
         goto fail;
 
@@ -348,24 +331,23 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
         st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
         goto fail;
     }
-    if ((st = svdd_deep_svdd_distances(m->net, xtr, n_tr, m->center, dist, recon, lat, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__distances(m->net, &tr, m->center, dist, recon, lat, err)) != SVDD_OK) goto fail;
     if ((st = svdd__gaussian_fit(&m->gauss, lat, n_tr, L, err)) != SVDD_OK) goto fail;
-    if ((st = svdd__model_fit_mean_act(m, xtr, n_tr, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__model_fit_mean_act(m, &tr, err)) != SVDD_OK) goto fail;
     svdd__mean_std(dist, n_tr, &m->dist_mean, &m->dist_std);
     if (recon) svdd__mean_std(recon, n_tr, &m->recon_mean, &m->recon_std);
     /* a zero spread would divide by zero; the term then carries no information anyway */
     if (!(m->dist_std > 0)) m->dist_std = 1;
     if (!(m->recon_std > 0)) m->recon_std = 1;
     /* after the Gaussian and the standardisation: the explained scores use them */
-    if ((st = svdd__explain_fit(m, xtr, n_tr, err)) != SVDD_OK) goto fail;
+    if ((st = svdd__explain_fit(m, &tr, err)) != SVDD_OK) goto fail;
 
-    free(xtr), free(dist), free(recon), free(lat);
-    xtr = NULL, dist = recon = lat = NULL;
+    free(dist), free(recon), free(lat);
+    dist = recon = lat = NULL;
 
     /* calibration scores */
     if (n_cal) {
-        xcal = gather(&m->pp, normal, idx, n_cal, err, &st);
-        if (!xcal) goto fail;
+        const svdd__images cal = svdd__images_of_rows(normal, idx, n_cal, &m->pp, opt->threads);
         m->cal_dist = svdd__alloc(n_cal, sizeof(float));
         m->cal_maha = svdd__alloc(n_cal, sizeof(float));
         m->cal_recon = m->net->dec.n ? svdd__alloc(n_cal, sizeof(float)) : NULL;
@@ -375,19 +357,19 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
             st = svdd__fail(err, SVDD_E_NOMEM, "out of memory");
             goto fail;
         }
-        st = svdd_deep_svdd_distances(m->net, xcal, n_cal, m->center, m->cal_dist, m->cal_recon, lcal, err);
+        st = svdd__distances(m->net, &cal, m->center, m->cal_dist, m->cal_recon, lcal, err);
         if (st == SVDD_OK) svdd__gaussian_mahalanobis(&m->gauss, lcal, n_cal, m->cal_maha);
         free(lcal);
         if (st != SVDD_OK) goto fail;
     }
     if ((st = svdd_model_set_threshold(m, opt->threshold, opt->target_fpr, err)) != SVDD_OK) goto fail;
-    free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    free(dist), free(recon), free(lat), free(idx);
     svdd__fit_ckpt_end(&fc);
     *out = m;
     return SVDD_OK;
 fail:
     st = svdd__fit_ckpt_explain(&fc, st, err);
-    free(xtr), free(xcal), free(dist), free(recon), free(lat), free(idx);
+    free(dist), free(recon), free(lat), free(idx);
     svdd__fit_ckpt_end(&fc);
     svdd_model_free(m);
     return st;

@@ -4,6 +4,7 @@
 
 #include "../nn/network.h"
 #include "gaussian.h"
+#include "images.h"
 
 struct svdd_model {
     svdd_net *net;
@@ -43,14 +44,14 @@ struct svdd_model {
 double svdd__model_base_score(const svdd_model *m, double dist, double recon);
 /* Does encoder layer i keep a mean feature map? (a leaky ReLU with spatial output) */
 int svdd__model_keeps_mean_act(const svdd_net *net, int i);
-/* Compute the mean feature maps over n preprocessed images. */
-svdd_status svdd__model_fit_mean_act(svdd_model *m, const float *x, size_t n, svdd_error *err);
+/* Compute the mean feature maps over the images. */
+svdd_status svdd__model_fit_mean_act(svdd_model *m, const svdd__images *im, svdd_error *err);
 /* Explanations (src/eval/gradcam.c): how many scores a model can be switched between (rows of
  * excess_thr: distance, Mahalanobis, and for hybrids the sum and the reconstruction error); fit
- * the excess-map statistics on n preprocessed normal images; d S / d x of the model's current
+ * the excess-map statistics on the normal images; d S / d x of the model's current
  * score for B <= 50 preprocessed images (gx B x input size, s the scores, may be NULL). */
 int svdd__explain_score_count(const svdd_model *m);
-svdd_status svdd__explain_fit(svdd_model *m, const float *x, size_t n, svdd_error *err);
+svdd_status svdd__explain_fit(svdd_model *m, const svdd__images *im, svdd_error *err);
 svdd_status svdd__score_input_grad(svdd_model *m, const float *x, int B, float *gx, float *s, svdd_error *err);
 /* Allocate an empty model (all pointers NULL). */
 svdd_model *svdd__model_new(void);

@@ -1,6 +1,4 @@
 /* The network's tensors in safetensors files (net_store.h). */
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "net_store.h"
@@ -37,9 +35,4 @@ uint64_t svdd__fnv1a(uint64_t h, const void *data, size_t len) {
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
-}
-
-void svdd__images_key(char *buf, size_t size, const float *x, size_t n, size_t image_size) {
-    const uint64_t h = svdd__fnv1a(SVDD__FNV1A_BASIS, x, n * image_size * sizeof(float));
-    snprintf(buf, size, "%zu:%016" PRIx64, n, h);
 }

@@ -19,8 +19,5 @@ svdd_status svdd__net_read_tensors(svdd_net *net, const svdd__st *st, svdd_error
  * file made from other inputs by mistake, not a defence against crafted collisions. */
 #define SVDD__FNV1A_BASIS 0xcbf29ce484222325ull
 uint64_t svdd__fnv1a(uint64_t h, const void *data, size_t len);
-/* "n:hash" of n preprocessed images of image_size floats each (after the calibration split, so
- * it also pins the data set, the normal class, the seed and the split). */
-void svdd__images_key(char *buf, size_t size, const float *x, size_t n, size_t image_size);
 
 #endif

@@ -16,10 +16,12 @@
 
 #define CACHE_FORMAT "svdd-pretrained-network"
 
-static void make_key(char *buf, size_t size, const svdd_net *net, const float *x, size_t n, const svdd_train_options *o) {
+static svdd_status make_key(char *buf, size_t size, const svdd_net *net, const svdd__images *im,
+                            const svdd_train_options *o, svdd_error *err) {
     const uint64_t hspec = svdd__fnv1a(SVDD__FNV1A_BASIS, net->spec, strlen(net->spec));
     char images[64];
-    svdd__images_key(images, sizeof images, x, n, svdd__stack_in_size(&net->enc));
+    svdd_status st = svdd__images_key(images, sizeof images, im, err);
+    if (st != SVDD_OK) return st;
     int len = snprintf(buf, size,
                        "spec=%016" PRIx64 ";images=%s;epochs=%d;batch=%d;lr=%.17g;wd=%.17g;amsgrad=%d;"
                        "gamma=%.17g;seed=%" PRIu64 ";threads=%d;milestones=",
@@ -30,6 +32,7 @@ static void make_key(char *buf, size_t size, const svdd_net *net, const float *x
     /* clipping changes the result; only when on, so that the keys of existing caches stay valid */
     if (o->clip_grad_norm > 0 && len > 0 && (size_t)len < size)
         snprintf(buf + len, size - (size_t)len, ";clip=%.17g", o->clip_grad_norm);
+    return SVDD_OK;
 }
 
 /* 1 when `path` holds this key's weights (now loaded into net), 0 otherwise with net untouched:
@@ -71,18 +74,19 @@ static svdd_status save(const svdd_net *net, const char *path, const char *key, 
     return st;
 }
 
-svdd_status svdd__pretrain_cached(svdd_net *net, const float *x, size_t n, const svdd_train_options *o, const char *path,
+svdd_status svdd__pretrain_cached(svdd_net *net, const svdd__images *im, const svdd_train_options *o, const char *path,
                                   const svdd__loop_hook *hook, int *from_cache, svdd_error *err) {
     *from_cache = 0;
-    if (!path) return svdd__autoencoder_train_hooked(net, x, n, o, NULL, hook, err);
+    if (!path) return svdd__autoencoder_train_hooked(net, im, o, NULL, hook, err);
     char key[512];
-    make_key(key, sizeof key, net, x, n, o);
+    svdd_status st = make_key(key, sizeof key, net, im, o, err);
+    if (st != SVDD_OK) return st;
     if (try_load(net, path, key, o)) {
         *from_cache = 1;
         svdd__log(o->log, o->log_user, SVDD_LOG_INFO, "%s: pre-trained network loaded", path);
         return SVDD_OK;
     }
-    svdd_status st = svdd__autoencoder_train_hooked(net, x, n, o, NULL, hook, err);
+    st = svdd__autoencoder_train_hooked(net, im, o, NULL, hook, err);
     if (st != SVDD_OK) return st;
     svdd_error e;
     /* a cache that cannot be written costs time, not correctness */

@@ -3,6 +3,7 @@
 #define SVDD_TRAIN_H
 
 #include "../nn/network.h"
+#include "images.h"
 
 /* Validate the options every training loop shares. */
 svdd_status svdd__check_train_options(const svdd_train_options *o, svdd_error *err);
@@ -46,7 +47,7 @@ typedef struct svdd__loop_hook {
  * batch of one image is dropped: it cannot be batch-normalised), call `step`, stop on a
  * non-finite loss or gradient, clip the gradient (opt->clip_grad_norm), take the Adam step on
  * `part`, report epochs. `what` names the phase in messages. `hook` may be NULL. */
-svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt, uint64_t stream,
+svdd_status svdd__train_loop(svdd_net *net, const svdd__images *im, const svdd_train_options *opt, uint64_t stream,
                              svdd_part part, const char *what, svdd__step_fn step, void *ctx,
                              const svdd__loop_hook *hook, svdd_error *err);
 
@@ -56,9 +57,9 @@ svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd
 double svdd__clip_grad_norm(svdd_net *net, svdd_part part, double max_norm);
 
 /* The training functions with a checkpoint hook (the public ones pass NULL). */
-svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt,
+svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const svdd__images *im, const svdd_train_options *opt,
                                            double *final_loss, const svdd__loop_hook *hook, svdd_error *err);
-svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n, const float *c,
+svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const svdd__images *im, const float *c,
                                          const svdd_objective *obj, const svdd_train_options *opt, double *radius,
                                          const svdd__loop_hook *hook, svdd_error *err);
 
@@ -66,7 +67,12 @@ svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const float *x, size_t n
  * from exactly these inputs (spec, images, options); after training, the result is written
  * there (atomically). `path` NULL always trains. *from_cache tells which happened. `hook`
  * (checkpoints, resuming) may be NULL. */
-svdd_status svdd__pretrain_cached(svdd_net *net, const float *x, size_t n, const svdd_train_options *o, const char *path,
+svdd_status svdd__pretrain_cached(svdd_net *net, const svdd__images *im, const svdd_train_options *o, const char *path,
                                   const svdd__loop_hook *hook, int *from_cache, svdd_error *err);
+
+/* The Deep SVDD centre and distances over a set of images (the public functions take floats). */
+svdd_status svdd__center_init(svdd_net *net, const svdd__images *im, double eps, float *c, svdd_error *err);
+svdd_status svdd__distances(svdd_net *net, const svdd__images *im, const float *c, float *dist, float *recon,
+                            float *latent, svdd_error *err);
 
 #endif

@@ -72,12 +72,14 @@ static void remember_loss(void *user, const svdd_epoch_report *r) {
 
 svdd_status svdd_autoencoder_train(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt,
                                    double *final_loss, svdd_error *err) {
-    return svdd__autoencoder_train_hooked(net, x, n, opt, final_loss, NULL, err);
+    if (!x) return svdd__fail(err, SVDD_E_INVALID, "svdd_autoencoder_train: NULL argument");
+    const svdd__images im = svdd__images_of_floats(x, n, net ? svdd__stack_in_size(&net->enc) : 0);
+    return svdd__autoencoder_train_hooked(net, &im, opt, final_loss, NULL, err);
 }
 
-svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt,
+svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const svdd__images *im, const svdd_train_options *opt,
                                            double *final_loss, const svdd__loop_hook *hook, svdd_error *err) {
-    if (!net || !x || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_autoencoder_train: NULL argument");
+    if (!net || !im || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_autoencoder_train: NULL argument");
     if (!net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: the network has no decoder to train", net->name);
     const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
     ae_ctx c = {net, svdd__alloc((size_t)B, svdd__stack_in_size(&net->enc) * sizeof(float)), opt, 0};
@@ -85,7 +87,7 @@ svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const float *x, size_t
     svdd_train_options o = *opt;
     o.on_epoch = remember_loss;
     o.on_epoch_user = &c;
-    svdd_status st = svdd__train_loop(net, x, n, &o, SVDD__STREAM_AE, SVDD_PART_ALL, "autoencoder pre-training",
+    svdd_status st = svdd__train_loop(net, im, &o, SVDD__STREAM_AE, SVDD_PART_ALL, "autoencoder pre-training",
                                       ae_step, &c, hook, err);
     free(c.dpred);
     if (st == SVDD_OK && final_loss) *final_loss = c.last;

@@ -38,11 +38,12 @@ static svdd_status check_step(double loss, double gnorm, const char *what, int e
     return SVDD_OK;
 }
 
-svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd_train_options *opt, uint64_t stream,
+svdd_status svdd__train_loop(svdd_net *net, const svdd__images *im, const svdd_train_options *opt, uint64_t stream,
                              svdd_part part, const char *what, svdd__step_fn step, void *ctx,
                              const svdd__loop_hook *hook, svdd_error *err) {
     svdd_status st = svdd__check_train_options(opt, err);
     if (st != SVDD_OK) return st;
+    const size_t n = im->n;
     if (n < 2 || n > UINT32_MAX) return svdd__fail(err, SVDD_E_INVALID, "need at least 2 training images (got %zu)", n);
     const svdd__loop_pos *resume = hook ? hook->resume : NULL;
     if (resume && (resume->n != n || resume->epochs_done < 0 || resume->epochs_done > opt->epochs))
@@ -52,6 +53,8 @@ svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd
     net->threads = opt->threads;
     if ((st = svdd__net_reserve(net, B, err)) != SVDD_OK) return st;
     const size_t D = svdd__stack_in_size(&net->enc);
+    if (im->D != D)
+        return svdd__fail(err, SVDD_E_INVALID, "%s: images of %zu values, the network takes %zu", what, im->D, D);
     uint32_t *order = malloc(n * sizeof *order);
     float *batch = svdd__alloc((size_t)B * D, sizeof(float));
     if (!order || !batch) {
@@ -79,8 +82,7 @@ svdd_status svdd__train_loop(svdd_net *net, const float *x, size_t n, const svdd
          * dropped: batch norm cannot normalise a single image. */
         for (size_t b0 = 0; b0 + 1 < n; b0 += (size_t)B) {
             int bs = (int)(n - b0 < (size_t)B ? n - b0 : (size_t)B);
-            for (int i = 0; i < bs; i++)
-                memcpy(batch + (size_t)i * D, x + (size_t)order[b0 + (size_t)i] * D, D * sizeof(float));
+            if ((st = svdd__images_gather(im, order + b0, (size_t)bs, batch, err)) != SVDD_OK) break;
             double l = step(ctx, batch, bs, epoch);
             /* the norm is one pass over the gradient, next to Adam's pass over four buffers */
             double gnorm = isfinite(l) ? svdd__clip_grad_norm(net, part, opt->clip_grad_norm) : 0;

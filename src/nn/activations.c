@@ -12,6 +12,17 @@ void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp,
     for (size_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : dout[i] * slope;
 }
 
+/* The same where the leaky ReLU overwrote its input y (slope > 0, so y > 0 exactly where the
+ * input was), also putting the input back under it: y / slope where y < 0, within a rounding
+ * of the original. */
+void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) {
+        const int pos = y[i] > 0.0f;
+        dinp[i] = pos ? dout[i] : dout[i] * slope;
+        if (!pos) y[i] /= slope;
+    }
+}
+
 void svdd__sigmoid_forward(float *out, const float *inp, size_t n) {
     /* Two branches so that exp never overflows. */
     for (size_t i = 0; i < n; i++) {

@@ -49,16 +49,23 @@ static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Co
     return nf > nb ? nf : nb;
 }
 
-size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
+size_t svdd__conv2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
+                                 svdd__conv_path path) {
     size_t S = (size_t)(H + 2 * P - K + 1) * (size_t)(W + 2 * P - K + 1);
     svdd__batch_plan p = plan(B, threads, Cin, Cout, K, S);
     size_t need = p.slice * (size_t)p.threads;
-    if (P >= 0 && P <= K - 1) {
-        /* whichever path a call takes (the choice depends on the CPU) */
+    /* the direct backward's per-group weight gradients are large on wide layers (20 MB for the
+     * 64x128 CIFAR-10 one at batch 200): counted only where the direct path is taken */
+    int simd;
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P);
         if (d > need) need = d;
     }
     return need;
+}
+
+size_t svdd__conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
+    return svdd__conv2d_workspace_as(B, Cin, H, W, Cout, K, P, threads, SVDD__CONV_AUTO);
 }
 
 /* One call's arguments, handed to its chunks (svdd__plan_run); the scratch holds the matrices of

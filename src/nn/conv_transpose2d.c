@@ -50,14 +50,20 @@ static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Co
     return nf > nb ? nf : nb;
 }
 
-size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
+size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
+                                           svdd__conv_path path) {
     svdd__batch_plan p = plan(B, threads, Cin, Cout, K, (size_t)H * W);
     size_t need = p.slice * (size_t)p.threads;
-    if (P >= 0 && P <= K - 1) {
+    int simd;
+    if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P);
         if (d > need) need = d;
     }
     return need;
+}
+
+size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
+    return svdd__conv_transpose2d_workspace_as(B, Cin, H, W, Cout, K, P, threads, SVDD__CONV_AUTO);
 }
 
 /* One call's arguments, handed to its chunks (svdd__plan_run); the scratch holds the matrices of

@@ -67,6 +67,9 @@ void svdd__batchnorm_backward_eval(float *dinp, const float *dout, const float *
 /* ---- leaky_relu: torch.nn.functional.leaky_relu(x, slope); n elements ---- */
 void svdd__leaky_relu_forward(float *out, const float *inp, size_t n, float slope);
 void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp, size_t n, float slope);
+/* Backward of a leaky ReLU (slope > 0) that wrote its output y over its input: the same dinp,
+ * and y turned back into the input (within a rounding where y < 0). */
+void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y, size_t n, float slope);
 
 /* ---- maxpool2d: torch.nn.MaxPool2d(2, 2); inp (B,C,H,W), out (B,C,H/2,W/2) (floor) ----
  * On ties the first maximum in row-major window order takes the gradient, as PyTorch's CPU

@@ -28,8 +28,10 @@ typedef enum svdd__init_kind { SVDD__INIT_DEFAULT, SVDD__INIT_XAVIER_LEAKY } svd
 typedef enum svdd__out_kind {
     SVDD__OUT_OWN,       /* its own (cap, out size) region of the cache block */
     SVDD__OUT_INPLACE,   /* the previous layer's output, overwritten (batch norm, sigmoid after a
-                          * convolution or linear layer, whose output no backward reads); that
-                          * layer's out then shows the normalised or squashed values */
+                          * convolution or linear layer, whose output no backward reads; a leaky
+                          * ReLU with slope > 0 after batch norm, whose backward puts batch
+                          * norm's output back before batch norm's backward reads it); that
+                          * layer's out then shows the next layer's values */
     SVDD__OUT_ALIAS,     /* its input itself (flatten, reshape), set by each forward */
     SVDD__OUT_TRANSIENT  /* the start of the gradient buffer, which is free during a forward */
 } svdd__out_kind;
@@ -50,6 +52,7 @@ typedef struct svdd__layer {
     svdd__out_kind out_kind;
     float *out;              /* (cap, out size), see out_kind */
     float *mean, *rstd;      /* batch norm, (C) each */
+    int restore;             /* an in-place leaky ReLU whose output has not been turned back yet */
 } svdd__layer;
 
 typedef struct svdd__stack {
