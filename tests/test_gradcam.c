@@ -168,6 +168,10 @@ static void test_bad_layer(void **state) {
     /* conv1's output is the batch norm's after a forward (it normalises in place) */
     assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_GRADCAM, 0, heat, NULL, &err), SVDD_E_INVALID);
     assert_non_null(strstr(err.message, "in place"));
+    assert_non_null(strstr(err.message, "choose layer 2"));
+    /* and bn1's is the leaky ReLU's (which writes over it during training and evaluation alike) */
+    assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_GRADCAM, 1, heat, NULL, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "choose layer 2"));
     /* deviation maps need a layer whose mean maps the model keeps (activations) */
     assert_int_equal(svdd_gradcam(m, f->test, 0, 1, SVDD_CAM_DEVIATION, 0, heat, NULL, &err), SVDD_E_INVALID);
     /* excess maps are at the pixels: no layer */

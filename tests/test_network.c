@@ -521,6 +521,7 @@ static void check_shared_buffers(const char *name, int B, int train) {
             const svdd__layer *L = &st->layers[i];
             if (L->kind != SVDD__LEAKY_RELU || L->out_kind != SVDD__OUT_INPLACE) continue;
             const size_t n = (size_t)B * lsize_out(L);
+            assert_non_null(r->out[i - 1]);
             const double d = rel_diff(L->out, r->out[i - 1], n);
             if (!(d <= 1e-6)) fail_msg("%s: layer %d (%s): batch norm's output restored within %g", what, i, L->name, d);
         }

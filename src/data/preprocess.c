@@ -106,6 +106,7 @@ svdd_status svdd__preprocess_rows(const svdd_preprocess *pp, const svdd_dataset 
     const size_t D = svdd_dataset_image_size(ds);
     /* images are independent: the same floats on any number of threads; a small batch is not
      * worth waking them */
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
     const int T = threads > 1 && k >= 16 ? threads : 1;
     int failed = 0;
 #pragma omp parallel num_threads(T) reduction(| : failed) if (T > 1)

@@ -190,11 +190,12 @@ svdd_status svdd__explain_fit(svdd_model *m, const svdd__images *im, svdd_error 
     if (!m->input_mean || !m->excess_thr || !acc || !r) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for the explanation statistics");
     if (st == SVDD_OK) st = work_alloc(&w, m, err);
     if (st == SVDD_OK) st = svdd__images_reader_open(&rd, im, err);
-    for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += SVDD__IMAGES_BLOCK) {
-        const size_t B = n - b0 < SVDD__IMAGES_BLOCK ? n - b0 : SVDD__IMAGES_BLOCK;
-        const float *x = svdd__images_range(im, b0, B, rd.buf, &st, err);
-        for (size_t i = 0; x && i < B; i++)
-            for (size_t q = 0; q < D; q++) acc[q] += x[i * D + q];
+    for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += EB) {
+        const int B = (int)(n - b0 < EB ? n - b0 : EB);
+        const float *x = svdd__images_range(im, b0, (size_t)B, rd.buf, &st, err);
+        if (!x) break;
+        for (int i = 0; i < B; i++)
+            for (size_t q = 0; q < D; q++) acc[q] += x[(size_t)i * D + q];
     }
     if (st == SVDD_OK) {
         for (size_t q = 0; q < D; q++) m->input_mean[q] = (float)(acc[q] / (double)n);
@@ -309,12 +310,15 @@ svdd_status svdd_gradcam(svdd_model *m, const svdd_dataset *ds, size_t first, si
         if (layer < 0 || layer >= enc->n)
             return svdd__fail(err, SVDD_E_INVALID, "Grad-CAM needs a convolutional encoder layer (layer %d of %d)", layer, enc->n);
         A = &enc->layers[layer];
-        /* its values would be the batch norm's while its gradient is its own */
-        if (svdd__output_overwritten(enc, layer))
+        /* its values would be the next layer's while its gradient is its own */
+        if (svdd__output_overwritten(enc, layer)) {
+            int ok = layer + 1;
+            while (svdd__output_overwritten(enc, ok)) ok++;
             return svdd__fail(err, SVDD_E_INVALID,
                               "encoder layer %d (%s) is overwritten in place by the %s after it and cannot be mapped; "
                               "choose layer %d or a later one",
-                              layer, A->name, enc->layers[layer + 1].name, layer + 1);
+                              layer, A->name, enc->layers[layer + 1].name, ok);
+        }
         base = mode == SVDD_CAM_DEVIATION && m->mean_act ? m->mean_act[layer] : NULL;
         if (mode == SVDD_CAM_DEVIATION && !base)
             return svdd__fail(err, SVDD_E_INVALID,

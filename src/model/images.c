@@ -40,8 +40,11 @@ const float *svdd__images_range(const svdd__images *im, size_t first, size_t k, 
     if (im->x) return im->x + first * im->D;
     uint32_t which[SVDD__IMAGES_BLOCK];
     for (size_t b = 0; b < k; b += SVDD__IMAGES_BLOCK) {
-        const size_t m = k - b < SVDD__IMAGES_BLOCK ? k - b : SVDD__IMAGES_BLOCK;
-        for (size_t i = 0; i < m; i++) which[i] = (uint32_t)(first + b + i);
+        size_t m = 0;
+        while (m < SVDD__IMAGES_BLOCK && b + m < k) {
+            which[m] = (uint32_t)(first + b + m);
+            m++;
+        }
         if ((*st = svdd__preprocess_rows(im->pp, im->ds, im->rows, which, m, buf + b * im->D, im->threads, err)) != SVDD_OK)
             return NULL;
     }

@@ -16,10 +16,12 @@ void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp,
  * input was), also putting the input back under it: y / slope where y < 0, within a rounding
  * of the original. */
 void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y, size_t n, float slope) {
+    /* both stores unconditional: the loop becomes blends over vectors (signs are random, a
+     * branch would be mispredicted half the time) */
     for (size_t i = 0; i < n; i++) {
-        const int pos = y[i] > 0.0f;
-        dinp[i] = pos ? dout[i] : dout[i] * slope;
-        if (!pos) y[i] /= slope;
+        const float v = y[i], g = dout[i];
+        dinp[i] = v > 0.0f ? g : g * slope;
+        y[i] = v > 0.0f ? v : v / slope;
     }
 }
 
