@@ -65,7 +65,7 @@ static void test_gather_and_range(void **state) {
         for (size_t b0 = 0; b0 < f->n; b0 += SVDD__IMAGES_BLOCK) {
             const size_t k = f->n - b0 < SVDD__IMAGES_BLOCK ? f->n - b0 : SVDD__IMAGES_BLOCK;
             svdd_status st;
-            const float *x = svdd__images_range(&im, b0, k, r.buf, &st, &err);
+            const float *x = svdd__images_read(&r, b0, k, &st, &err);
             assert_non_null(x);
             assert_memory_equal(x, f->ref + b0 * f->D, k * f->D * sizeof(float));
         }
@@ -77,7 +77,7 @@ static void test_gather_and_range(void **state) {
     assert_int_equal(svdd__images_reader_open(&r, &fl, &err), SVDD_OK);
     assert_null(r.buf);
     svdd_status st;
-    assert_ptr_equal(svdd__images_range(&fl, 300, 17, r.buf, &st, &err), f->ref + 300 * f->D);
+    assert_ptr_equal(svdd__images_read(&r, 300, 17, &st, &err), f->ref + 300 * f->D);
 }
 
 static void test_key(void **state) {
@@ -107,8 +107,14 @@ static void test_refusals(void **state) {
     assert_int_equal(svdd__images_gather(&im, bad, 2, out, &err), SVDD_E_INVALID);
     assert_non_null(strstr(err.message, "of a set of 517"));
     svdd_status st;
-    assert_null(svdd__images_range(&im, 516, 2, out, &st, &err));
+    svdd__images_reader r;
+    assert_int_equal(svdd__images_reader_open(&r, &im, &err), SVDD_OK);
+    assert_null(svdd__images_read(&r, 516, 2, &st, &err));
     assert_int_equal(st, SVDD_E_INVALID);
+    /* more than the reader's buffer holds */
+    assert_null(svdd__images_read(&r, 0, SVDD__IMAGES_BLOCK + 1, &st, &err));
+    assert_int_equal(st, SVDD_E_INVALID);
+    svdd__images_reader_close(&r);
     /* a row beyond the data set */
     uint32_t rows[2] = {0, 530};
     const svdd__images beyond = svdd__images_of_rows(f->ds, rows, 2, &f->pp, 1);

@@ -192,7 +192,7 @@ svdd_status svdd__explain_fit(svdd_model *m, const svdd__images *im, svdd_error 
     if (st == SVDD_OK) st = svdd__images_reader_open(&rd, im, err);
     for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += EB) {
         const int B = (int)(n - b0 < EB ? n - b0 : EB);
-        const float *x = svdd__images_range(im, b0, (size_t)B, rd.buf, &st, err);
+        const float *x = svdd__images_read(&rd, b0, (size_t)B, &st, err);
         if (!x) break;
         for (int i = 0; i < B; i++)
             for (size_t q = 0; q < D; q++) acc[q] += x[(size_t)i * D + q];
@@ -206,7 +206,7 @@ svdd_status svdd__explain_fit(svdd_model *m, const svdd__images *im, svdd_error 
             memset(acc, 0, 2 * HW * sizeof(double));
             for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += EB) {
                 int B = (int)(n - b0 < EB ? n - b0 : EB);
-                const float *x = svdd__images_range(im, b0, (size_t)B, rd.buf, &st, err);
+                const float *x = svdd__images_read(&rd, b0, (size_t)B, &st, err);
                 if (!x) break;
                 input_shares(m, k, x, B, &w, r, NULL);
                 for (int i = 0; i < B; i++)

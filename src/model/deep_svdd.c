@@ -67,7 +67,7 @@ svdd_status svdd__center_init(svdd_net *net, const svdd__images *im, double eps,
     /* the sum runs image by image in order, as over one encoding of all images */
     for (size_t b0 = 0; b0 < n; b0 += SVDD__IMAGES_BLOCK) {
         const int B = (int)(n - b0 < SVDD__IMAGES_BLOCK ? n - b0 : SVDD__IMAGES_BLOCK);
-        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        const float *x = svdd__images_read(&r, b0, (size_t)B, &st, err);
         if (!x) goto done;
         const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
         for (int i = 0; i < B; i++)
@@ -221,7 +221,7 @@ svdd_status svdd__distances(svdd_net *net, const svdd__images *im, const float *
     if ((st = svdd__images_reader_open(&r, im, err)) != SVDD_OK) return st;
     for (size_t b0 = 0; b0 < n; b0 += (size_t)EB) {
         int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
-        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        const float *x = svdd__images_read(&r, b0, (size_t)B, &st, err);
         if (!x) break;
         const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
         for (int i = 0; i < B; i++) {

@@ -30,33 +30,27 @@ svdd_status svdd__images_gather(const svdd__images *im, const uint32_t *which, s
     return svdd__preprocess_rows(im->pp, im->ds, im->rows, which, k, out, im->threads, err);
 }
 
-const float *svdd__images_range(const svdd__images *im, size_t first, size_t k, float *buf, svdd_status *st,
-                                svdd_error *err) {
-    *st = SVDD_OK;
-    if (first > im->n || k > im->n - first) {
-        *st = svdd__fail(err, SVDD_E_INVALID, "images [%zu, %zu + %zu) of a set of %zu", first, first, k, im->n);
-        return NULL;
-    }
-    if (im->x) return im->x + first * im->D;
-    uint32_t which[SVDD__IMAGES_BLOCK];
-    for (size_t b = 0; b < k; b += SVDD__IMAGES_BLOCK) {
-        size_t m = 0;
-        while (m < SVDD__IMAGES_BLOCK && b + m < k) {
-            which[m] = (uint32_t)(first + b + m);
-            m++;
-        }
-        if ((*st = svdd__preprocess_rows(im->pp, im->ds, im->rows, which, m, buf + b * im->D, im->threads, err)) != SVDD_OK)
-            return NULL;
-    }
-    return buf;
-}
-
 svdd_status svdd__images_reader_open(svdd__images_reader *r, const svdd__images *im, svdd_error *err) {
     r->im = im;
     r->buf = NULL;
     if (im->x || !im->n) return SVDD_OK;
     r->buf = svdd__alloc(SVDD__IMAGES_BLOCK, im->D * sizeof(float));
     return r->buf ? SVDD_OK : svdd__fail(err, SVDD_E_NOMEM, "out of memory for a block of %d images", SVDD__IMAGES_BLOCK);
+}
+
+const float *svdd__images_read(svdd__images_reader *r, size_t first, size_t k, svdd_status *st, svdd_error *err) {
+    const svdd__images *im = r->im;
+    *st = SVDD_OK;
+    if (first > im->n || k > im->n - first || k > SVDD__IMAGES_BLOCK) {
+        *st = svdd__fail(err, SVDD_E_INVALID, "images [%zu, %zu + %zu) of a set of %zu, at most %d at a time", first,
+                         first, k, im->n, SVDD__IMAGES_BLOCK);
+        return NULL;
+    }
+    if (im->x) return im->x + first * im->D;
+    uint32_t which[SVDD__IMAGES_BLOCK];
+    for (size_t i = 0; i < k; i++) which[i] = (uint32_t)(first + i);
+    *st = svdd__preprocess_rows(im->pp, im->ds, im->rows, which, k, r->buf, im->threads, err);
+    return *st == SVDD_OK ? r->buf : NULL;
 }
 
 void svdd__images_reader_close(svdd__images_reader *r) {
@@ -70,7 +64,7 @@ svdd_status svdd__images_key(char *buf, size_t size, const svdd__images *im, svd
     svdd_status st = svdd__images_reader_open(&r, im, err);
     for (size_t b0 = 0; b0 < im->n && st == SVDD_OK; b0 += SVDD__IMAGES_BLOCK) {
         const size_t k = im->n - b0 < SVDD__IMAGES_BLOCK ? im->n - b0 : SVDD__IMAGES_BLOCK;
-        const float *x = svdd__images_range(im, b0, k, r.buf, &st, err);
+        const float *x = svdd__images_read(&r, b0, k, &st, err);
         if (x) h = svdd__fnv1a(h, x, k * im->D * sizeof(float));
     }
     svdd__images_reader_close(&r);

@@ -24,19 +24,20 @@ svdd__images svdd__images_of_rows(const svdd_dataset *ds, const uint32_t *rows, 
 
 /* Images which[0..k) of the set into out (k x D). */
 svdd_status svdd__images_gather(const svdd__images *im, const uint32_t *which, size_t k, float *out, svdd_error *err);
-/* Images [first, first + k): a pointer into the floats when they are in memory, otherwise `buf`
- * (room for k x D) filled with them. NULL on failure, with *st and err set. */
-const float *svdd__images_range(const svdd__images *im, size_t first, size_t k, float *buf, svdd_status *st,
-                                svdd_error *err);
 
-/* The floats of a set of images, eval-batch by eval-batch: a buffer for BLOCK images when they
- * are rows, none when they are in memory. */
+/* The passes over a set in order, at most SVDD__IMAGES_BLOCK images at a time: open, read the
+ * blocks, close. A reader holds a buffer for one block when the images are rows, none when they
+ * are in memory. */
 #define SVDD__IMAGES_BLOCK 200
 typedef struct svdd__images_reader {
     const svdd__images *im;
     float *buf;
 } svdd__images_reader;
 svdd_status svdd__images_reader_open(svdd__images_reader *r, const svdd__images *im, svdd_error *err);
+/* Images [first, first + k), k <= SVDD__IMAGES_BLOCK: a pointer into the floats when they are in
+ * memory, otherwise into the reader's buffer, valid until the next read. NULL on failure, with
+ * *st and err set. */
+const float *svdd__images_read(svdd__images_reader *r, size_t first, size_t k, svdd_status *st, svdd_error *err);
 void svdd__images_reader_close(svdd__images_reader *r);
 
 /* "n:hash": FNV-1a of the n preprocessed images' floats in order (the same hash as of one

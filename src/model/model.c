@@ -95,7 +95,7 @@ svdd_status svdd__model_fit_mean_act(svdd_model *m, const svdd__images *im, svdd
     if (st == SVDD_OK) st = svdd__images_reader_open(&r, im, err);
     for (size_t b0 = 0; b0 < n && st == SVDD_OK; b0 += (size_t)EB) {
         int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
-        const float *x = svdd__images_range(im, b0, (size_t)B, r.buf, &st, err);
+        const float *x = svdd__images_read(&r, b0, (size_t)B, &st, err);
         if (!x) break;
         svdd__stack_forward(net, &net->enc, x, B, 0);
         for (int i = 0; i < nl; i++) {

@@ -134,7 +134,8 @@ static int backward_in_place(svdd__layer_kind k) {
 int svdd__output_overwritten(const svdd__stack *st, int i) {
     if (i < 0 || i + 1 >= st->n) return 0;
     const svdd__layer_kind next = st->layers[i + 1].kind;
-    /* (not where the leaky ReLU feeds an upsampling: it then lives in the gradient buffer) */
+    /* (not where the leaky ReLU feeds an upsampling: in a decoder it then lives in the gradient
+     * buffer, see plan_outputs) */
     if (st->layers[i].kind == SVDD__BATCHNORM)
         return next == SVDD__LEAKY_RELU && st->layers[i + 1].slope > 0 &&
                !(i + 2 < st->n && st->layers[i + 2].kind == SVDD__UPSAMPLE2D);
