@@ -127,6 +127,10 @@ put("image", "bad_truncated.png", good[:-20])
 put("image", "bad_crc.png", good[:29] + b"\0\0\0\0" + good[33:])
 put("image", "bad_zero_width.png", png(0, 4, 0, 8, raw_rows(0, 4, 1)))
 put("image", "bad_not_an_image.txt", b"GIF89a not supported")
+# a chunk announcing far more than the file holds: libpng allocated an sPLT's announced length
+# (1.9 GB here) before reading it; the fuzz run's malloc limit catches a regression on this seed
+put("image", "bad_splt_past_end.png",
+    good[:33] + struct.pack(">I", 0x73737373) + b"sPLT" + b"name\0\x08" + bytes(10))
 
 # ---- safetensors ------------------------------------------------------------------------------
 

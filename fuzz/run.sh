@@ -41,9 +41,11 @@ for t in $targets; do
     if [ -f "$dict" ]; then extra+=(-dict="$dict"); fi
     echo "== fuzz_$t for ${seconds}s"
     log=$build/fuzz_$t.log
-    # -rss_limit_mb: far above what any accepted input needs; -timeout: one input may not take
-    # more than 10 s (a hang is a finding too)
-    if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    # -rss_limit_mb: far above what any accepted input needs; -malloc_limit_mb: no single
+    # allocation that large either (the resident size alone misses one that is never touched);
+    # -timeout: one input may not take more than 10 s (a hang is a finding too)
+    if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 \
+        -print_final_stats=1 \
         -artifact_prefix="$findings/" "${extra[@]}" ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1; then
         status=1
         echo "FAILED: fuzz_$t; the input is in $findings/ and the report in $log:" >&2

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "io/safetensors.h"
 #include "testutil.h"
@@ -147,6 +148,54 @@ static void test_gunzip_without_bound(void **state) {
     svdd_dataset_free(ds);
 }
 
+/* A PNG chunk (length, type, data, CRC) appended at p; returns the new end. */
+static unsigned char *put_chunk(unsigned char *p, const char *type, const unsigned char *data, uint32_t n) {
+    const unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                                  (unsigned char)n};
+    memcpy(p, len, 4), memcpy(p + 4, type, 4);
+    if (n) memcpy(p + 8, data, n);
+    uLong crc = crc32(0L, p + 4, 4 + n);
+    const unsigned char c[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16), (unsigned char)(crc >> 8),
+                                (unsigned char)crc};
+    memcpy(p + 8 + n, c, 4);
+    return p + 12 + n;
+}
+
+/* A PNG whose sPLT chunk announces 1.9 GB in a 57-byte file: libpng 1.6.39 allocated the
+ * announced length before reading the chunk (fuzz_image, out-of-memory). It is now refused as
+ * the truncated file it is before libpng sees it; the allocation itself is what the fuzz run's
+ * malloc limit checks on this input (fuzz/corpus/image/bad_splt_past_end.png). A PNG with a
+ * genuine sPLT chunk still decodes. */
+static void test_png_chunk_past_end(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = read_fixture("png_splt_past_end.png", &len);
+    svdd_dataset *ds = NULL;
+    svdd_error err;
+    assert_int_equal(svdd_dataset_decode_image(&ds, data, len, "splt.png", NULL, &err), SVDD_E_FORMAT);
+    assert_null(ds);
+    assert_message_has(&err, "splt.png: corrupt PNG: unexpected end of data (truncated file)");
+    free(data);
+
+    unsigned char png[256], *p = png;
+    memcpy(p, "\x89PNG\r\n\x1a\n", 8), p += 8;
+    const unsigned char ihdr[13] = {0, 0, 0, 2, 0, 0, 0, 1, 8, 0, 0, 0, 0}; /* 2x1 grey, 8 bits */
+    p = put_chunk(p, "IHDR", ihdr, 13);
+    const unsigned char splt[2 + 1 + 6] = {'p', 0, 8, 1, 2, 3, 4, 0, 5}; /* one 8-bit entry */
+    p = put_chunk(p, "sPLT", splt, sizeof splt);
+    const unsigned char row[3] = {0, 0x10, 0xf0};
+    unsigned char z[64];
+    uLongf zn = sizeof z;
+    assert_int_equal(compress(z, &zn, row, sizeof row), Z_OK);
+    p = put_chunk(p, "IDAT", z, (uint32_t)zn);
+    p = put_chunk(p, "IEND", NULL, 0);
+    if (svdd_dataset_decode_image(&ds, png, (size_t)(p - png), "ok.png", NULL, &err) != SVDD_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(svdd_dataset_image_size(ds), 2);
+    assert_int_equal(svdd_dataset_pixels(ds)[1], 0xf0);
+    svdd_dataset_free(ds);
+}
+
 int main(void) {
     /* every case takes milliseconds; a regression into an endless loop ends here, not at the
      * CTest timeout */
@@ -156,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_model_latent_gaussian_checked_before_allocation),
         cmocka_unit_test(test_model_mean_activation_checked_before_allocation),
         cmocka_unit_test(test_gunzip_without_bound),
+        cmocka_unit_test(test_png_chunk_past_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

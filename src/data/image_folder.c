@@ -97,8 +97,25 @@ static void png_read_cb(png_structp png, png_bytep out, size_t n) {
     dec->src_pos += n;
 }
 
+/* Whether every chunk up to IEND lies inside the file. libpng allocates some chunks' announced
+ * length before reading them (sPLT in libpng 1.6.39, ignoring png_set_chunk_malloc_max): a
+ * 146-byte file announcing a 1.9 GB sPLT made it allocate that much (found by fuzz_image). A
+ * chunk that runs past the end is the truncation libpng would report once it read that far. */
+static int png_chunks_inside(const unsigned char *d, size_t len) {
+    for (size_t p = 8; p + 8 <= len;) {
+        const uint32_t n = (uint32_t)d[p] << 24 | (uint32_t)d[p + 1] << 16 | (uint32_t)d[p + 2] << 8 | d[p + 3];
+        if (n > len - p - 8 || len - p - 8 - n < 4) return 0; /* data, then a 4-byte CRC */
+        if (memcmp(d + p + 4, "IEND", 4) == 0) return 1;
+        p += (size_t)n + 12;
+    }
+    return 1; /* a file that ends between chunks: libpng reports it */
+}
+
 static svdd_status decode_png(img_decoder *dec, const unsigned char *data, size_t len, const char *name,
                               const svdd_load_limits *lim, svdd_error *err) {
+    if (!png_chunks_inside(data, len))
+        return svdd__fail(err, SVDD_E_FORMAT,
+                          "%s: corrupt PNG: unexpected end of data (truncated file); replace or remove the file", name);
     dec->src = data;
     dec->src_len = len;
     dec->src_pos = 0;
@@ -118,6 +135,10 @@ static svdd_status decode_png(img_decoder *dec, const unsigned char *data, size_
     png_set_read_fn(png, dec, png_read_cb);
     /* Our own limits decide, with SVDD_E_LIMIT, rather than libpng's built-in 1,000,000. */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    /* What a compressed ancillary chunk (iCCP, zTXt, iTXt) may decompress to: libpng's own safe
+     * default (8 MB), or the file's size when larger; such chunks beyond it are skipped with a
+     * warning. */
+    png_set_chunk_malloc_max(png, len > 8000000 ? len : 8000000);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int color = png_get_color_type(png, info);
