@@ -426,7 +426,7 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
     float *o[3], *dx[3], *dw[3];
     for (int i = 0; i < 3; i++) {
         for (int T = 1; T <= 2; T++) {
-            size_t wsz = transposed ? svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, T, paths[i])
+            size_t wsz = transposed ? svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 1, T, paths[i])
                                     : svdd__conv2d_workspace_as(B, C, H, W, Co, K, P, T, paths[i]);
             /* garbage in the scratch: the kernels must not rely on zeroed memory */
             svdd__workspace ws = {malloc(wsz * 4), wsz, T};
@@ -434,8 +434,8 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
             float *oo = malloc(nout * 4), *dd = malloc(nin * 4), *ww = calloc(nw, 4);
             for (size_t j = 0; j < nin; j++) dd[j] = NAN;
             if (transposed) {
-                svdd__conv_transpose2d_forward_as(oo, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
-                svdd__conv_transpose2d_backward_as(dd, ww, g, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
+                svdd__conv_transpose2d_forward_as(oo, x, w, B, C, H, W, Co, K, P, 1, &ws, paths[i]);
+                svdd__conv_transpose2d_backward_as(dd, ww, g, x, w, B, C, H, W, Co, K, P, 1, &ws, paths[i]);
             } else {
                 svdd__conv2d_forward_as(oo, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
                 svdd__conv2d_backward_as(dd, ww, g, x, w, B, C, H, W, Co, K, P, &ws, paths[i]);
@@ -490,6 +490,62 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(1, 2, 128, 8, 8, 64, 5, 2, 65);
     compare_conv_paths(1, 2, 64, 16, 16, 32, 5, 2, 66);
     compare_conv_paths(1, 2, 32, 32, 32, 3, 5, 2, 67);
+}
+
+/* A transposed convolution that upsamples its input as it reads it (up = 2) gives the floats of
+ * upsample2d followed by the plain layer, on every path and thread count: output, the gradient
+ * of the small input map (the upsampling's backward of the layer's input gradient) and the
+ * weight gradient, bit for bit. h, w: the small map. */
+static void compare_upsampled_input(int B, int C, int h, int w, int Co, int K, int P, uint64_t seed) {
+    const int H = 2 * h, W = 2 * w, Ho = H - 1 - 2 * P + K, Wo = W - 1 - 2 * P + K;
+    const size_t nx = (size_t)B * C * h * w, nu = 4 * nx, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Wo;
+    float *x = malloc(nx * 4), *u = malloc(nu * 4), *wt = malloc(nw * 4), *g = malloc(nout * 4);
+    svdd_test_fill_uniform(x, nx, -1, 1, seed);
+    svdd_test_fill_uniform(wt, nw, -1, 1, seed + 1);
+    svdd_test_fill_uniform(g, nout, -1, 1, seed + 2);
+    svdd__upsample2d_forward(u, x, B, C, h, w);
+    const svdd__conv_path paths[3] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR};
+    for (int i = 0; i < 3; i++)
+        for (int T = 1; T <= 2; T++) {
+            const size_t w1 = svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 1, T, paths[i]);
+            const size_t w2 = svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 2, T, paths[i]);
+            svdd__workspace ws1 = {malloc(w1 * 4), w1, T}, ws2 = {malloc(w2 * 4), w2, T};
+            for (size_t j = 0; j < w1; j++) ws1.data[j] = NAN;
+            for (size_t j = 0; j < w2; j++) ws2.data[j] = NAN;
+            float *o1 = malloc(nout * 4), *o2 = malloc(nout * 4), *du = malloc(nu * 4), *dx1 = malloc(nx * 4);
+            float *dx2 = malloc(nx * 4), *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4);
+            for (size_t j = 0; j < nx; j++) dx2[j] = NAN;
+            svdd__conv_transpose2d_forward_as(o1, u, wt, B, C, H, W, Co, K, P, 1, &ws1, paths[i]);
+            svdd__conv_transpose2d_backward_as(du, dw1, g, u, wt, B, C, H, W, Co, K, P, 1, &ws1, paths[i]);
+            svdd__upsample2d_backward(dx1, du, B, C, h, w);
+            svdd__conv_transpose2d_forward_as(o2, x, wt, B, C, H, W, Co, K, P, 2, &ws2, paths[i]);
+            svdd__conv_transpose2d_backward_as(dx2, dw2, g, x, wt, B, C, H, W, Co, K, P, 2, &ws2, paths[i]);
+            if (memcmp(o1, o2, nout * 4) != 0 || memcmp(dx1, dx2, nx * 4) != 0 || memcmp(dw1, dw2, nw * 4) != 0)
+                fail_msg("conv_transpose2d %dx%dx%d (upsampled) -> %d, path %d, %d threads: differs from "
+                         "upsample2d + conv_transpose2d",
+                         C, h, w, Co, i, T);
+            /* no input gradient wanted: the weight gradient alone */
+            float *dw3 = calloc(nw, 4);
+            svdd__conv_transpose2d_backward_as(NULL, dw3, g, x, wt, B, C, H, W, Co, K, P, 2, &ws2, paths[i]);
+            assert_memory_equal(dw3, dw1, nw * 4);
+            free(ws1.data), free(ws2.data), free(o1), free(o2), free(du), free(dx1), free(dx2), free(dw1), free(dw2);
+            free(dw3);
+        }
+    free(x), free(u), free(wt), free(g);
+}
+
+static void test_conv_transpose_upsampled_input(void **state) {
+    (void)state;
+    /* the MNIST and CIFAR-10 decoders' upsample + transposed convolution pairs */
+    compare_upsampled_input(5, 2, 4, 4, 4, 5, 2, 71);
+    compare_upsampled_input(5, 4, 8, 8, 8, 5, 3, 72);
+    compare_upsampled_input(5, 8, 14, 14, 1, 5, 2, 73);
+    compare_upsampled_input(3, 128, 4, 4, 64, 5, 2, 74);
+    compare_upsampled_input(3, 64, 8, 8, 32, 5, 2, 75);
+    compare_upsampled_input(3, 32, 16, 16, 3, 5, 2, 76);
+    /* odd sizes, K = 3 without padding, one image */
+    compare_upsampled_input(1, 3, 3, 5, 2, 3, 0, 77);
+    compare_upsampled_input(4, 2, 5, 3, 3, 3, 1, 78);
 }
 
 /* The plain batch norm: one double accumulator per sum, in order. */
@@ -568,7 +624,7 @@ int main(void) {
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
-        cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_batchnorm_matches_reference),
+        cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,7 +329,8 @@ static void test_determinism(void **state) {
 
 /* ---- the shared buffers against one buffer per layer ----
  * The network runs batch norm and sigmoid over the previous layer's output, aliases flatten and
- * reshape, keeps some decoder activations only during the forward and writes gradients in place
+ * reshape, keeps some decoder activations only during the forward, lets the decoder's transposed
+ * convolutions upsample their inputs as they read them and writes gradients in place
  * (svdd__net_reserve). The same layers run here on a fresh buffer each, as plain calls; every
  * output, gradient and running statistic must match to the bit. */
 
@@ -341,10 +342,11 @@ typedef struct ref_run {
 static size_t lsize_in(const svdd__layer *L) { return (size_t)L->in_c * L->in_h * L->in_w; }
 static size_t lsize_out(const svdd__layer *L) { return (size_t)L->out_c * L->out_h * L->out_w; }
 
+/* (threads: the kernels' own split, which the network's layers use too) */
 static const float *ref_forward(svdd_net *net, const svdd__stack *st, ref_run *r, const float *x, int B, int train,
-                                float *state) {
+                                float *state, int threads) {
     svdd__workspace ws = net->ws;
-    ws.threads = 1;
+    ws.threads = threads;
     const float *in = x;
     r->out = calloc((size_t)st->n, sizeof(float *));
     r->mean = calloc((size_t)st->n, sizeof(float *));
@@ -366,7 +368,7 @@ static const float *ref_forward(svdd_net *net, const svdd__stack *st, ref_run *r
                 r->mean[i] = malloc((size_t)L->in_c * sizeof(float));
                 r->rstd[i] = malloc((size_t)L->in_c * sizeof(float));
                 svdd__batchnorm_forward_train(o, r->mean[i], r->rstd[i], rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
-                                              L->momentum, 1);
+                                              L->momentum, threads);
             } else {
                 svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
             }
@@ -385,9 +387,9 @@ static const float *ref_forward(svdd_net *net, const svdd__stack *st, ref_run *r
 
 /* Returns the input gradient (caller frees); parameter gradients accumulate into grads. */
 static float *ref_backward(svdd_net *net, const svdd__stack *st, const ref_run *r, const float *x, const float *dout,
-                           int B, int train, const float *state, float *grads) {
+                           int B, int train, const float *state, float *grads, int threads) {
     svdd__workspace ws = net->ws;
-    ws.threads = 1;
+    ws.threads = threads;
     float *g = malloc((size_t)B * svdd__stack_out_size(st) * sizeof(float));
     memcpy(g, dout, (size_t)B * svdd__stack_out_size(st) * sizeof(float));
     for (int i = st->n - 1; i >= 0; i--) {
@@ -406,7 +408,7 @@ static float *ref_backward(svdd_net *net, const svdd__stack *st, const ref_run *
         case SVDD__LINEAR: svdd__linear_backward(d, dw, g, in, w, B, (int)lsize_in(L), L->out_c); break;
         case SVDD__BATCHNORM:
             if (train)
-                svdd__batchnorm_backward_train(d, g, r->out[i], r->rstd[i], B, L->in_c, L->in_h * L->in_w, 1);
+                svdd__batchnorm_backward_train(d, g, r->out[i], r->rstd[i], B, L->in_c, L->in_h * L->in_w, threads);
             else
                 svdd__batchnorm_backward_eval(d, g, state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w, L->eps);
             break;
@@ -428,11 +430,12 @@ static void ref_free(const svdd__stack *st, ref_run *r) {
     free(r->out), free(r->mean), free(r->rstd);
 }
 
-/* Layer outputs the network keeps must equal the plain ones (a transient one is gone). */
+/* Layer outputs the network keeps must equal the plain ones (a transient one is gone, a fused
+ * upsampling never stored). */
 static void check_outputs(const svdd__stack *st, const ref_run *r, int B, const char *what) {
     for (int i = 0; i < st->n; i++) {
         const svdd__layer *L = &st->layers[i];
-        if (L->out_kind == SVDD__OUT_TRANSIENT) continue;
+        if (L->out_kind == SVDD__OUT_TRANSIENT || L->out_kind == SVDD__OUT_FUSED) continue;
         /* an overwritten product output now holds the next layer's */
         if (i + 1 < st->n && st->layers[i + 1].out_kind == SVDD__OUT_INPLACE) continue;
         assert_non_null(r->out[i]);
@@ -478,11 +481,13 @@ static int restores_bn(const svdd_net *net) {
     return 0;
 }
 
-static void check_shared_buffers(const char *name, int B, int train) {
+/* B images through a network reserved for cap >= B (a last, smaller batch of an epoch) on
+ * `threads` threads. */
+static void check_shared_buffers(const char *name, int B, int train, int threads, int cap) {
     svdd_net *net = make(name);
     svdd_error err;
-    assert_int_equal(svdd_net_set_threads(net, 1, &err), SVDD_OK);
-    assert_int_equal(svdd__net_reserve(net, B, &err), SVDD_OK);
+    assert_int_equal(svdd_net_set_threads(net, threads, &err), SVDD_OK);
+    assert_int_equal(svdd__net_reserve(net, cap, &err), SVDD_OK);
     const size_t D = svdd__stack_in_size(&net->enc);
     float *x = malloc((size_t)B * D * sizeof(float)), *dy = malloc((size_t)B * D * sizeof(float));
     svdd_test_fill_uniform(x, (size_t)B * D, 0, 1, 21);
@@ -490,13 +495,14 @@ static void check_shared_buffers(const char *name, int B, int train) {
     float *state = malloc((net->n_state + 1) * sizeof(float)), *grads = calloc(net->n_params + 1, sizeof(float));
     memcpy(state, net->state, net->n_state * sizeof(float));
     char what[96];
-    snprintf(what, sizeof what, "%s, %s mode", name, train ? "training" : "evaluation");
+    snprintf(what, sizeof what, "%s, %s mode, %d of %d images, %d thread%s", name, train ? "training" : "evaluation",
+             B, cap, threads, threads > 1 ? "s" : "");
 
     ref_run re, rd;
-    const float *zr = ref_forward(net, &net->enc, &re, x, B, train, state);
-    const float *yr = ref_forward(net, &net->dec, &rd, zr, B, train, state);
-    float *dzr = ref_backward(net, &net->dec, &rd, zr, dy, B, train, state, grads);
-    float *dxr = ref_backward(net, &net->enc, &re, x, dzr, B, train, state, grads);
+    const float *zr = ref_forward(net, &net->enc, &re, x, B, train, state, threads);
+    const float *yr = ref_forward(net, &net->dec, &rd, zr, B, train, state, threads);
+    float *dzr = ref_backward(net, &net->dec, &rd, zr, dy, B, train, state, grads, threads);
+    float *dxr = ref_backward(net, &net->enc, &re, x, dzr, B, train, state, grads, threads);
 
     const float *z = svdd__stack_forward(net, &net->enc, x, B, train);
     check_outputs(&net->enc, &re, B, what);
@@ -540,10 +546,16 @@ static void check_shared_buffers(const char *name, int B, int train) {
 
 static void test_shared_buffers(void **state) {
     (void)state;
-    check_shared_buffers("mnist-lenet", 5, 1);
-    check_shared_buffers("mnist-lenet", 5, 0);
-    check_shared_buffers("cifar10-lenet", 3, 1);
-    check_shared_buffers("cifar10-lenet", 3, 0);
+    check_shared_buffers("mnist-lenet", 5, 1, 1, 5);
+    check_shared_buffers("mnist-lenet", 5, 0, 1, 5);
+    check_shared_buffers("cifar10-lenet", 3, 1, 1, 3);
+    check_shared_buffers("cifar10-lenet", 3, 0, 1, 3);
+    /* max pooling's backward overlaps its two gradients in the buffer (network.c, pool_split):
+     * its two rounds over threads, and in a buffer reserved for more images */
+    check_shared_buffers("mnist-lenet", 64, 1, 2, 64);
+    check_shared_buffers("mnist-lenet", 37, 1, 2, 64);
+    check_shared_buffers("cifar10-lenet", 16, 1, 2, 16);
+    check_shared_buffers("cifar10-lenet", 11, 1, 2, 16);
 }
 
 int main(void) {

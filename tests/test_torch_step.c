@@ -50,7 +50,7 @@
 #define TOL 1e-4
 #define CALIB 10.0
 #define FLOOR_FRAC 0.1 /* must match gen_fixtures.py */
-#define CROSSED_TOL 1e-2 /* the loss and whole-tensor norms after a kink crossing (see check_kinks) */
+#define CROSSED_TOL 3e-2 /* the loss and whole-tensor norms after a kink crossing (see check_kinks) */
 #define MAX_TENSORS 64
 
 /* ---- the formulas shared with gen_fixtures.py ---- */
@@ -216,10 +216,14 @@ static void check_stats(report *r, const char *what, const char *name, const flo
  * the exact side (sign, or position of the maximum). If ours falls on the other side, a gradient
  * legitimately takes another path from here on: the elementwise comparisons of gradients,
  * parameters and statistics stop counting (they are still printed), and the loss and the
- * whole-tensor norms are held to CROSSED_TOL, which the drift after a few crossed kinks among
- * the ~10^5 activations per image of these networks stays well inside, while a wrong layer does
- * not. Adam moves an element by at most about lr per step whatever its gradient, so parameters
- * stay within 2 lr per step of the reference regardless (see the fragile elements). */
+ * whole-tensor norms are held to CROSSED_TOL. How far they drift depends on which kinks crossed:
+ * in the CIFAR-10 autoencoder's fixture (its nearest kink is 0.06 float32 errors from 0, a coin
+ * toss for any float32 implementation) one or two cross in step 2 and some thirty in step 3, and
+ * two builds whose step-1 gradients agree within 1e-6 ended step 3 with gradient norms 5e-3 and
+ * 1.2e-2 from the exact ones. A wrong layer shows in the steps before the first crossing, where
+ * every element is still held to the tight tolerance (no fixture crosses one in step 1). Adam
+ * moves an element by at most about lr per step whatever its gradient, so parameters stay within
+ * 2 lr per step of the reference regardless (see the fragile elements). */
 
 /* The input of the ordinal-th layer of `kind` (encoder first, then decoder) after a forward. */
 static const float *layer_input(const svdd_net *net, svdd__layer_kind kind, int ordinal, const svdd__layer **layer,

@@ -74,3 +74,36 @@ void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S) {
         for (int c = 0; c < C; c++)
             memcpy(dst + ((size_t)b * C + c) * S, src + ((size_t)c * nb + b) * S, sizeof(float) * (size_t)S);
 }
+
+/* The upsampled layouts: the input of a transposed convolution that follows a nearest-neighbour
+ * 2x upsampling is read from the small map, so the upsampled one (4x the floats) is never stored. */
+void svdd__nchw_to_cnhw_up2(float *dst, const float *src, int nb, int C, int h, int w) {
+    const size_t s = (size_t)h * w, S = 4 * s, Wo = 2 * (size_t)w;
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++) {
+            const float *x = src + ((size_t)b * C + c) * s;
+            float *y = dst + ((size_t)c * nb + b) * S;
+            for (int iy = 0; iy < h; iy++) {
+                float *r0 = y + 2 * (size_t)iy * Wo, *r1 = r0 + Wo;
+                for (int ix = 0; ix < w; ix++) {
+                    const float v = x[(size_t)iy * w + ix];
+                    r0[2 * ix] = r0[2 * ix + 1] = r1[2 * ix] = r1[2 * ix + 1] = v;
+                }
+            }
+        }
+}
+
+void svdd__cnhw_to_nchw_down2(float *dst, const float *src, int nb, int C, int h, int w) {
+    const size_t s = (size_t)h * w, S = 4 * s, Wo = 2 * (size_t)w;
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++) {
+            const float *y = src + ((size_t)c * nb + b) * S;
+            float *x = dst + ((size_t)b * C + c) * s;
+            for (int iy = 0; iy < h; iy++) {
+                const float *r0 = y + 2 * (size_t)iy * Wo, *r1 = r0 + Wo;
+                /* the summation order of svdd__upsample2d_backward: the same floats */
+                for (int ix = 0; ix < w; ix++)
+                    x[(size_t)iy * w + ix] = (r0[2 * ix] + r0[2 * ix + 1]) + (r1[2 * ix] + r1[2 * ix + 1]);
+            }
+        }
+}

@@ -90,6 +90,11 @@ void svdd__conv_weight_flip(float *dst, const float *w, int Cout, int Cin, int K
 /* (nb, C, S) <-> (C, nb, S) re-layouts between a batch and one wide matrix. */
 void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);
 void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
+/* The same with a nearest-neighbour 2x upsampling on the way: src (nb, C, h, w) -> dst (C, nb,
+ * 2h, 2w); and its adjoint, each output pixel the sum of its 2x2 block: src (C, nb, 2h, 2w) ->
+ * dst (nb, C, h, w). The image layouts of one image are svdd__upsample2d_forward/_backward's. */
+void svdd__nchw_to_cnhw_up2(float *dst, const float *src, int nb, int C, int h, int w);
+void svdd__cnhw_to_nchw_down2(float *dst, const float *src, int nb, int C, int h, int w);
 
 /* How a batch-parallel convolution lays out its scratch: the batch is cut into one contiguous
  * slice of images per thread, each slice processed in chunks of at most `chunk` images, and each
@@ -124,17 +129,20 @@ void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd
  * with simd = svdd__cpu_avx2_fma(). Arguments as there, plus the choice. */
 size_t svdd__conv2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
                                  svdd__conv_path path);
-size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
-                                           svdd__conv_path path);
+size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int up,
+                                           int threads, svdd__conv_path path);
 void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                               int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws,
                               svdd__conv_path path);
+/* up = 2: the transposed convolution reads its input through a nearest-neighbour 2x upsampling;
+ * inp and dinp are (B, Cin, H/2, W/2), H and W even (see conv_transpose2d.c). */
 void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
-                                       int W, int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
+                                       int W, int Cout, int K, int P, int up, svdd__workspace *ws,
+                                       svdd__conv_path path);
 void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp,
-                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P, int up,
                                         svdd__workspace *ws, svdd__conv_path path);
 /* simd = 1 (only when svdd__cpu_avx2_fma()): the AVX2 build of the same loops. */
 void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,

@@ -100,7 +100,6 @@ typedef struct svdd_ctx {
     const svdd_objective *obj;
     svdd_part part;
     float *dist;  /* (2B): distances, then scratch for the radius quantile */
-    float *dpred; /* hybrid: (B, input size) reconstruction gradient */
     double R;
 } svdd_ctx;
 
@@ -146,10 +145,11 @@ static double svdd_step(void *p, const float *batch, int bs, int epoch) {
          * encoder's single backward pass */
         const size_t Din = svdd__stack_in_size(&net->enc);
         const float *y = svdd__stack_forward(net, &net->dec, z, bs, 1);
-        double rec = svdd__sq_error_loss(k->dpred, NULL, y, batch, bs, (int)Din);
-        for (size_t i = 0; i < (size_t)bs * Din; i++) k->dpred[i] *= (float)k->obj->mu2;
+        float *dpred = svdd__recon_grad(net);
+        double rec = svdd__sq_error_loss(dpred, NULL, y, batch, bs, (int)Din);
+        for (size_t i = 0; i < (size_t)bs * Din; i++) dpred[i] *= (float)k->obj->mu2;
         l += k->obj->mu2 * rec;
-        const float *dz_rec = svdd__stack_backward(net, &net->dec, k->dpred, bs, 0, 1, 1);
+        const float *dz_rec = svdd__stack_backward(net, &net->dec, dpred, bs, 0, 1, 1);
         for (size_t i = 0; i < (size_t)bs * L; i++) dz[i] += dz_rec[i];
     }
     if (!isfinite(l)) return l;
@@ -182,13 +182,11 @@ svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const svdd__images *im, 
             return svdd__fail(err, SVDD_E_INVALID, "mu1 and mu2 must be >= 0, not both 0 (got %g, %g)", obj->mu1, obj->mu2);
     }
     const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
-    svdd_ctx k = {net, c, obj, method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER, NULL, NULL,
+    svdd_ctx k = {net, c, obj, method == SVDD_METHOD_HYBRID ? SVDD_PART_ALL : SVDD_PART_ENCODER, NULL,
                   radius ? *radius : 0.0};
     /* only the encoder trains, except for the hybrid whose decoder takes part in the loss */
     k.dist = svdd__alloc((size_t)B * 2, sizeof(float));
-    if (method == SVDD_METHOD_HYBRID) k.dpred = svdd__alloc((size_t)B, svdd__stack_in_size(&net->enc) * sizeof(float));
-    if (!k.dist || (method == SVDD_METHOD_HYBRID && !k.dpred)) {
-        free(k.dist), free(k.dpred);
+    if (!k.dist) {
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for training buffers");
     }
     /* a checkpoint saves R as the step keeps it */
@@ -197,7 +195,7 @@ svdd_status svdd__deep_svdd_train_hooked(svdd_net *net, const svdd__images *im, 
     svdd_status st = svdd__train_loop(net, im, opt, SVDD__STREAM_SVDD, k.part, "Deep SVDD training", svdd_step, &k,
                                       hook ? &h : NULL, err);
     if (st == SVDD_OK && radius && method == SVDD_METHOD_SOFT_BOUNDARY) *radius = k.R;
-    free(k.dist), free(k.dpred);
+    free(k.dist);
     return st;
 }
 

@@ -307,6 +307,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
         if ((st = svdd__pretrain_cached(m->net, &tr, &ae, opt->pretrained_cache,
                                         svdd__fit_ckpt_hook(&fc, SVDD__PHASE_PRETRAIN, NULL), &cached, err)) != SVDD_OK)
             goto fail;
+        /* the decoder's activations, touched by every step, are not needed again */
+        svdd__net_release(m->net);
     }
     const int L = svdd_net_latent_dim(m->net);
     m->center = malloc((size_t)L * sizeof(float));
@@ -322,6 +324,8 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     if ((st = svdd__deep_svdd_train_hooked(m->net, &tr, m->center, &opt->objective, &so, &m->radius,
                                            svdd__fit_ckpt_hook(&fc, SVDD__PHASE_OBJECTIVE, m->center), err)) != SVDD_OK)
         goto fail;
+    /* the passes below take smaller batches, and no gradient buffer of training size */
+    svdd__net_release(m->net);
 
     /* statistics of the normal training images: latent Gaussian and hybrid standardisation */
     dist = svdd__alloc(n_tr, sizeof(float));
@@ -339,8 +343,11 @@ svdd_status svdd_model_fit(svdd_model **out, const svdd_dataset *normal, const s
     /* a zero spread would divide by zero; the term then carries no information anyway */
     if (!(m->dist_std > 0)) m->dist_std = 1;
     if (!(m->recon_std > 0)) m->recon_std = 1;
-    /* after the Gaussian and the standardisation: the explained scores use them */
+    /* after the Gaussian and the standardisation: the explained scores use them (in batches
+     * smaller than the passes above, with gradients: their buffers replace those) */
+    svdd__net_release(m->net);
     if ((st = svdd__explain_fit(m, &tr, err)) != SVDD_OK) goto fail;
+    svdd__net_release(m->net);
 
     free(dist), free(recon), free(lat);
     dist = recon = lat = NULL;

@@ -44,7 +44,6 @@ double svdd__lr_at_epoch(const svdd_train_options *o, int epoch0) {
 
 typedef struct ae_ctx {
     svdd_net *net;
-    float *dpred;
     const svdd_train_options *opt;
     double last;
 } ae_ctx;
@@ -55,10 +54,12 @@ static double ae_step(void *p, const float *batch, int bs, int epoch) {
     svdd_net *net = c->net;
     const float *z = svdd__stack_forward(net, &net->enc, batch, bs, 1);
     const float *y = svdd__stack_forward(net, &net->dec, z, bs, 1);
-    double l = svdd__sq_error_loss(c->dpred, NULL, y, batch, bs, (int)svdd__stack_in_size(&net->enc));
+    /* the reconstruction's gradient starts in the network's gradient buffer (svdd__recon_grad) */
+    float *dpred = svdd__recon_grad(net);
+    double l = svdd__sq_error_loss(dpred, NULL, y, batch, bs, (int)svdd__stack_in_size(&net->enc));
     if (!isfinite(l)) return l;
     svdd__net_zero_grad(net, SVDD_PART_ALL);
-    float *dz = svdd__stack_backward(net, &net->dec, c->dpred, bs, 0, 1, 1);
+    float *dz = svdd__stack_backward(net, &net->dec, dpred, bs, 0, 1, 1);
     svdd__stack_backward(net, &net->enc, dz, bs, 0, 0, 1);
     return l;
 }
@@ -81,15 +82,12 @@ svdd_status svdd__autoencoder_train_hooked(svdd_net *net, const svdd__images *im
                                            double *final_loss, const svdd__loop_hook *hook, svdd_error *err) {
     if (!net || !im || !opt) return svdd__fail(err, SVDD_E_INVALID, "svdd_autoencoder_train: NULL argument");
     if (!net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: the network has no decoder to train", net->name);
-    const int B = opt->batch_size > 0 && opt->batch_size < 65536 ? opt->batch_size : 1;
-    ae_ctx c = {net, svdd__alloc((size_t)B, svdd__stack_in_size(&net->enc) * sizeof(float)), opt, 0};
-    if (!c.dpred) return svdd__fail(err, SVDD_E_NOMEM, "out of memory for training buffers");
+    ae_ctx c = {net, opt, 0};
     svdd_train_options o = *opt;
     o.on_epoch = remember_loss;
     o.on_epoch_user = &c;
     svdd_status st = svdd__train_loop(net, im, &o, SVDD__STREAM_AE, SVDD_PART_ALL, "autoencoder pre-training",
                                       ae_step, &c, hook, err);
-    free(c.dpred);
     if (st == SVDD_OK && final_loss) *final_loss = c.last;
     return st;
 }

@@ -11,7 +11,14 @@
  * src/kernels/conv_direct.c instead, as convolutions: forward convolves the input with the rotated
  * weights and padding K - 1 - P, the input gradient is the output gradient convolved with w itself
  * (read as Cin output channels of Cout inputs) and padding P, and the weight gradient is conv2d's
- * with the roles of input and output gradient exchanged. */
+ * with the roles of input and output gradient exchanged.
+ *
+ * With up = 2 the layer reads its input through a nearest-neighbour 2x upsampling (a decoder's
+ * upsample2d before it): inp and dinp are (B, Cin, H/2, W/2), and the upsampled (B, Cin, H, W)
+ * that the products see is built a chunk at a time in the scratch they copy their input to
+ * anyway, and its gradient summed back over each 2x2 block there; the floats are those of
+ * upsample2d followed by this layer. That map is the largest of the CIFAR-10 decoder (46 MB at
+ * batch 200 for its three upsamplings). */
 #include <string.h>
 
 #include "layers.h"
@@ -33,37 +40,41 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
     return svdd__conv_direct_wgrad_floats(grad_src_c, H - 1 - 2 * P + K, W - 1 - 2 * P + K, grad_dst_c, K, P);
 }
 
+/* With up = 2 the direct path also keeps one upsampled image (Cin, H, W) after its scratch. */
+static size_t up_image(int up, int Cin, int H, int W) { return up > 1 ? (size_t)Cin * H * W : 0; }
+
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
  * (ngroups x Cin*Cout*K*K floats) after the threads' scratch. */
-static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
-    const size_t nw = (size_t)Cout * Cin * K * K;
-    if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0) + nw, 0);
+static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up,
+                                    int backward) {
+    const size_t nw = (size_t)Cout * Cin * K * K, u = up_image(up, Cin, H, W);
+    if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0) + nw + u, 0);
     const int groups = svdd__conv_direct_groups(B);
-    return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * SVDD__DIRECT_LANES, 0);
+    return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * SVDD__DIRECT_LANES + u, 0);
 }
 
-static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
-    const svdd__batch_plan f = direct_plan(B, threads, Cin, H, W, Cout, K, P, 0);
-    const svdd__batch_plan b = direct_plan(B, threads, Cin, H, W, Cout, K, P, 1);
+static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up) {
+    const svdd__batch_plan f = direct_plan(B, threads, Cin, H, W, Cout, K, P, up, 0);
+    const svdd__batch_plan b = direct_plan(B, threads, Cin, H, W, Cout, K, P, up, 1);
     const size_t groups = (size_t)svdd__conv_direct_groups(B), nw = (size_t)Cout * Cin * K * K;
     const size_t nf = f.slice * (size_t)f.threads, nb = b.slice * (size_t)b.threads + groups * nw;
     return nf > nb ? nf : nb;
 }
 
-size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
-                                           svdd__conv_path path) {
+size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int up,
+                                           int threads, svdd__conv_path path) {
     svdd__batch_plan p = plan(B, threads, Cin, Cout, K, (size_t)H * W);
     size_t need = p.slice * (size_t)p.threads;
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
-        size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P);
+        size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P, up);
         if (d > need) need = d;
     }
     return need;
 }
 
 size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads) {
-    return svdd__conv_transpose2d_workspace_as(B, Cin, H, W, Cout, K, P, threads, SVDD__CONV_AUTO);
+    return svdd__conv_transpose2d_workspace_as(B, Cin, H, W, Cout, K, P, 1, threads, SVDD__CONV_AUTO);
 }
 
 /* One call's arguments, handed to its chunks (svdd__plan_run); the scratch holds the matrices of
@@ -72,6 +83,7 @@ typedef struct convt_call {
     float *out, *dinp; /* forward's output; backward's input gradient (NULL: not wanted) */
     const float *inp, *dout, *w;
     int Cin, Cout, K, P, Ho, Wo, H, W, nb_max;
+    int up;      /* 2: inp and dinp are (Cin, H/2, W/2) an image */
     size_t S, R; /* H*W, Cout*K*K */
     int simd;      /* direct path: AVX2+FMA kernels */
     int B;         /* direct backward: the batch, cut into groups */
@@ -82,34 +94,57 @@ typedef struct convt_call {
 static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, int b0, int nb) {
     const convt_call *c = ctx;
     (void)dw_part;
-    const size_t in_sz = (size_t)c->Cin * c->S, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up), out_sz = (size_t)c->Cout * c->Ho * c->Wo;
     float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+    float *upx = wflip + (size_t)c->Cout * c->Cin * c->K * c->K;
     svdd__conv_weight_flip(wflip, c->w, c->Cin, c->Cout, c->K);
-    for (int b = b0; b < b0 + nb; b++)
-        svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, wflip, c->Cin, c->H, c->W, c->Cout, c->K,
-                                  c->K - 1 - c->P, pad, c->simd);
+    for (int b = b0; b < b0 + nb; b++) {
+        const float *x = c->inp + b * in_sz;
+        if (c->up > 1) {
+            svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
+            x = upx;
+        }
+        svdd__conv_direct_forward(c->out + b * out_sz, x, wflip, c->Cin, c->H, c->W, c->Cout, c->K, c->K - 1 - c->P,
+                                  pad, c->simd);
+    }
 }
 
 static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, int g0, int ng) {
     const convt_call *c = ctx;
     (void)dw_part;
-    const size_t nw = (size_t)c->Cin * c->R, in_sz = (size_t)c->Cin * c->S, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    const size_t nw = (size_t)c->Cin * c->R, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up);
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+    float *upx = vacc + nw * SVDD__DIRECT_LANES;
     for (int gi = g0; gi < g0 + ng; gi++) {
         const int b1 = (gi + 1) * SVDD__DIRECT_GROUP < c->B ? (gi + 1) * SVDD__DIRECT_GROUP : c->B;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
         for (int b = gi * SVDD__DIRECT_GROUP; b < b1; b++) {
             const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
+            if (c->up > 1) {
+                svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
+                x = upx;
+            }
             /* dw (Cin, Cout, K, K): the output gradient plays the input, the input the output gradient */
             svdd__conv_direct_wgrad(vacc, x, g, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
-            if (c->dinp)
-                svdd__conv_direct_forward(c->dinp + b * in_sz, g, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P,
-                                          pad, c->simd);
+            if (!c->dinp) continue;
+            /* (the upsampled image is read; its scratch now takes the upsampled gradient) */
+            float *dx = c->up > 1 ? upx : c->dinp + b * in_sz;
+            svdd__conv_direct_forward(dx, g, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
+            if (c->up > 1) svdd__cnhw_to_nchw_down2(c->dinp + b * in_sz, upx, 1, c->Cin, c->H / 2, c->W / 2);
         }
         float *gsum = c->groups + (size_t)gi * nw;
         memset(gsum, 0, nw * sizeof(float));
         svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
     }
+}
+
+/* xc (Cin, nb*S) = images [b0, b0 + nb) of the input, upsampled when up = 2. */
+static void load_input(const convt_call *c, float *xc, int b0, int nb) {
+    if (c->up > 1)
+        svdd__nchw_to_cnhw_up2(xc, c->inp + (size_t)b0 * c->Cin * (c->S / 4), nb, c->Cin, c->H / 2, c->W / 2);
+    else
+        svdd__nchw_to_cnhw(xc, c->inp + (size_t)b0 * c->Cin * c->S, nb, c->Cin, (int)c->S);
 }
 
 /* Images [b0, b0 + nb); scratch: xc (Cin, nb_max*S), col (R, nb_max*S). */
@@ -118,25 +153,26 @@ static void forward_chunk(const void *ctx, float *xc, float *dw_part, int b0, in
     (void)dw_part;
     const int N = (int)((size_t)nb * c->S), R = (int)c->R;
     float *col = xc + (size_t)c->Cin * c->S * (size_t)c->nb_max;
-    svdd__nchw_to_cnhw(xc, c->inp + (size_t)b0 * c->Cin * c->S, nb, c->Cin, (int)c->S);
+    load_input(c, xc, b0, nb);
     /* col (R, N) = w^T (R, Cin) x xc (Cin, N) */
     svdd__sgemm(1, 0, R, N, c->Cin, 1.0f, c->w, R, xc, N, 0.0f, col, N);
     svdd__col2im(c->out + (size_t)b0 * c->Cout * c->Ho * c->Wo, col, nb, c->Cout, c->Ho, c->Wo, c->K, c->P, c->H, c->W);
 }
 
 void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
-                                       int W, int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
+                                       int W, int Cout, int K, int P, int up, svdd__workspace *ws,
+                                       svdd__conv_path path) {
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
-        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
-        const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
+        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, up, 0);
+        const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P, .up = up,
                               .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .S = (size_t)H * W,
                               .R = (size_t)Cout * K * K, .simd = simd};
         svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
-    const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
+    const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P, .up = up,
                           .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
                           .S = (size_t)H * W, .R = (size_t)Cout * K * K};
     svdd__plan_run(&pl, B, ws->data, NULL, forward_chunk, &c);
@@ -148,26 +184,29 @@ static void backward_chunk(const void *ctx, float *xc, float *dw_part, int b0, i
     const int N = (int)((size_t)nb * c->S), R = (int)c->R;
     float *dxc = xc + (size_t)c->Cin * c->S * (size_t)c->nb_max, *dcol = dxc + (size_t)c->Cin * c->S * (size_t)c->nb_max;
     svdd__im2col(dcol, c->dout + (size_t)b0 * c->Cout * c->Ho * c->Wo, nb, c->Cout, c->Ho, c->Wo, c->K, c->P, c->H, c->W);
-    svdd__nchw_to_cnhw(xc, c->inp + (size_t)b0 * c->Cin * c->S, nb, c->Cin, (int)c->S);
+    load_input(c, xc, b0, nb);
     /* dw (Cin, R) += xc (Cin, N) x dcol^T (N, R) */
     svdd__sgemm(0, 1, c->Cin, R, N, 1.0f, xc, N, dcol, N, 1.0f, dw_part, R);
     if (c->dinp) {
         /* dxc (Cin, N) = w (Cin, R) x dcol (R, N) */
         svdd__sgemm(0, 0, c->Cin, N, R, 1.0f, c->w, R, dcol, N, 0.0f, dxc, N);
-        svdd__cnhw_to_nchw(c->dinp + (size_t)b0 * c->Cin * c->S, dxc, nb, c->Cin, (int)c->S);
+        if (c->up > 1)
+            svdd__cnhw_to_nchw_down2(c->dinp + (size_t)b0 * c->Cin * (c->S / 4), dxc, nb, c->Cin, c->H / 2, c->W / 2);
+        else
+            svdd__cnhw_to_nchw(c->dinp + (size_t)b0 * c->Cin * c->S, dxc, nb, c->Cin, (int)c->S);
     }
 }
 
 void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp,
-                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                                        const float *w, int B, int Cin, int H, int W, int Cout, int K, int P, int up,
                                         svdd__workspace *ws, svdd__conv_path path) {
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
-        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
+        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, up, 1);
         const int groups = svdd__conv_direct_groups(B);
         const size_t nw = (size_t)Cout * Cin * K * K;
         const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K,
-                              .P = P, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W,
+                              .P = P, .up = up, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W,
                               .S = (size_t)H * W, .R = (size_t)Cout * K * K, .simd = simd, .B = B,
                               .groups = ws->data + pl.slice * (size_t)pl.threads};
         svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
@@ -176,18 +215,18 @@ void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dou
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
     const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P,
-                          .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
+                          .up = up, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
                           .S = (size_t)H * W, .R = (size_t)Cout * K * K};
     svdd__plan_run(&pl, B, ws->data, dw, backward_chunk, &c);
 }
 
 void svdd__conv_transpose2d_forward(float *out, const float *inp, const float *w, int B, int Cin, int H,
                                     int W, int Cout, int K, int P, svdd__workspace *ws) {
-    svdd__conv_transpose2d_forward_as(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO);
+    svdd__conv_transpose2d_forward_as(out, inp, w, B, Cin, H, W, Cout, K, P, 1, ws, SVDD__CONV_AUTO);
 }
 
 void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, const float *inp,
                                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
                                      svdd__workspace *ws) {
-    svdd__conv_transpose2d_backward_as(dinp, dw, dout, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO);
+    svdd__conv_transpose2d_backward_as(dinp, dw, dout, inp, w, B, Cin, H, W, Cout, K, P, 1, ws, SVDD__CONV_AUTO);
 }

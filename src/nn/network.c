@@ -89,6 +89,10 @@ static void release_buffers(svdd_net *net) {
     net->cap = 0;
 }
 
+void svdd__net_release(svdd_net *net) {
+    if (net) release_buffers(net);
+}
+
 void svdd_net_free(svdd_net *net) {
     if (!net) return;
     release_buffers(net);
@@ -100,11 +104,18 @@ void svdd_net_free(svdd_net *net) {
     free(net);
 }
 
-static size_t layer_workspace(const svdd__layer *L, int B, int threads) {
+/* 2 when layer i reads its input through the fused upsampling before it, else 1. */
+static int input_upsampled(const svdd__stack *st, int i) {
+    return i > 0 && st->layers[i - 1].out_kind == SVDD__OUT_FUSED ? 2 : 1;
+}
+
+static size_t layer_workspace(const svdd__stack *st, int i, int B, int threads) {
+    const svdd__layer *L = &st->layers[i];
     if (L->kind == SVDD__CONV2D)
         return svdd__conv2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, threads);
     if (L->kind == SVDD__CONV_TRANSPOSE2D)
-        return svdd__conv_transpose2d_workspace(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, threads);
+        return svdd__conv_transpose2d_workspace_as(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
+                                                   input_upsampled(st, i), threads, SVDD__CONV_AUTO);
     return 0;
 }
 
@@ -127,19 +138,30 @@ static int backward_in_place(svdd__layer_kind k) {
  * which it keeps, and its backward puts batch norm's output back (y / slope where y < 0) before
  * batch norm's backward reads it; so the largest activations of a step are stored once, not
  * twice (46 MB for the CIFAR-10 encoder at batch 200). Flatten and reshape change no value. A
- * decoder's leaky ReLU before an upsampling is read only by that upsampling's forward (whose
- * backward needs no input), so it lives in the gradient buffer, unused during a forward. The
- * encoder's activations and pooled maps stay readable after a forward: the heat maps and the
- * mean feature maps read them. */
+ * decoder's upsampling followed by a transposed convolution is not stored at all: the
+ * convolution reads its input through it (upsample_fused), so the leaky ReLU before it is
+ * stored, in place over batch norm as above. Before any other upsampling a decoder's leaky ReLU
+ * is read only by that upsampling's forward (whose backward needs no input), so it lives in the
+ * gradient buffer, unused during a forward. The encoder's activations and pooled maps stay
+ * readable after a forward: the heat maps and the mean feature maps read them. */
 int svdd__output_overwritten(const svdd__stack *st, int i) {
     if (i < 0 || i + 1 >= st->n) return 0;
     const svdd__layer_kind next = st->layers[i + 1].kind;
-    /* (not where the leaky ReLU feeds an upsampling: in a decoder it then lives in the gradient
-     * buffer, see plan_outputs) */
+    /* (not where the leaky ReLU feeds an upsampling that no transposed convolution reads: in a
+     * decoder it then lives in the gradient buffer, see plan_outputs) */
     if (st->layers[i].kind == SVDD__BATCHNORM)
         return next == SVDD__LEAKY_RELU && st->layers[i + 1].slope > 0 &&
-               !(i + 2 < st->n && st->layers[i + 2].kind == SVDD__UPSAMPLE2D);
+               !(i + 2 < st->n && st->layers[i + 2].kind == SVDD__UPSAMPLE2D &&
+                 !(i + 3 < st->n && st->layers[i + 3].kind == SVDD__CONV_TRANSPOSE2D));
     return (next == SVDD__BATCHNORM || next == SVDD__SIGMOID) && is_product(st->layers[i].kind);
+}
+
+/* Whether layer i is a decoder's upsampling that the transposed convolution after it reads
+ * through its own input (conv_transpose2d.c, up = 2): the upsampled map, four times its input,
+ * is then never stored. Only in a decoder: an encoder's layer outputs stay readable (heat maps). */
+static int upsample_fused(const svdd__stack *st, int i, int decoder) {
+    return decoder && i >= 0 && i + 1 < st->n && st->layers[i].kind == SVDD__UPSAMPLE2D &&
+           st->layers[i + 1].kind == SVDD__CONV_TRANSPOSE2D;
 }
 
 static void plan_outputs(svdd__stack *st, int decoder) {
@@ -148,35 +170,80 @@ static void plan_outputs(svdd__stack *st, int decoder) {
         L->out_kind = SVDD__OUT_OWN;
         if (L->kind == SVDD__FLATTEN || L->kind == SVDD__RESHAPE)
             L->out_kind = SVDD__OUT_ALIAS;
+        else if (upsample_fused(st, i, decoder))
+            L->out_kind = SVDD__OUT_FUSED;
         else if (svdd__output_overwritten(st, i - 1))
             L->out_kind = SVDD__OUT_INPLACE;
-        else if (decoder && L->kind == SVDD__LEAKY_RELU && i + 1 < st->n && st->layers[i + 1].kind == SVDD__UPSAMPLE2D)
+        else if (decoder && L->kind == SVDD__LEAKY_RELU && i + 1 < st->n &&
+                 st->layers[i + 1].kind == SVDD__UPSAMPLE2D && !upsample_fused(st, i + 1, decoder))
             L->out_kind = SVDD__OUT_TRANSIENT;
     }
+}
+
+/* Max pooling's backward writes an input gradient four times its output gradient, from the
+ * other end of the gradient buffer (CIFAR-10's first pooling: 32 768 + 8 192 floats an image,
+ * the largest pair of the network). The two may overlap in a buffer of G < (in + out) B floats
+ * when the images go in two rounds: first those whose input gradient stays clear of every output
+ * gradient, then the rest, whose output gradients lie beyond every input gradient they write;
+ * what those overwrite belonged to images of the first round, already read. Both layouts: the
+ * output gradient at the end and the input gradient from the start (g_end), or the other way
+ * round. Where the images split into the two rounds: */
+static size_t pool_split(size_t in, size_t out, size_t B, size_t G, int g_end) {
+    size_t split;
+    if (g_end) {
+        split = (G - out * B) / in; /* [0, split) first */
+    } else {
+        const size_t d0 = G - in * B; /* the input gradients start at d0; [split, B) first */
+        split = out * B > d0 ? (out * B - d0 + in - 1) / in : 0;
+    }
+    return split < B ? split : B;
+}
+
+static int pool_fits(size_t in, size_t out, size_t B, size_t G) {
+    if (G < in * B || G < out * B) return 0;
+    const size_t a = pool_split(in, out, B, G, 1), b = pool_split(in, out, B, G, 0);
+    return G - out * B + out * a >= in * B && out * b <= G - in * B;
+}
+
+/* The smallest buffer, in floats, in which max pooling's backward fits for any batch up to B
+ * (the condition only relaxes as the batch shrinks). */
+static size_t pool_grad_floats(size_t in, size_t out, size_t B) {
+    size_t lo = (in > out ? in : out) * B, hi = (in + out) * B;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (pool_fits(in, out, B, mid)) hi = mid;
+        else lo = mid + 1;
+    }
+    return hi;
 }
 
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     if (B < 1) return svdd__fail(err, SVDD_E_INVALID, "batch size must be at least 1");
     if (B <= net->cap && net->threads <= net->ws.threads) return SVDD_OK;
     release_buffers(net);
-    size_t total = 0, ws = 0, gmax = 1;
+    size_t total = 0, ws = 0, glen = 1;
     for (int s = 0; s < 2; s++) {
         svdd__stack *st = s == 0 ? &net->enc : &net->dec;
         plan_outputs(st, s == 1);
         for (int i = 0; i < st->n; i++) {
             svdd__layer *L = &st->layers[i];
-            const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
+            const int up = input_upsampled(st, i);
+            const size_t in = (size_t)L->in_c * L->in_h * L->in_w / ((size_t)up * up);
+            const size_t out = (size_t)L->out_c * L->out_h * L->out_w;
             if (L->out_kind == SVDD__OUT_OWN) total += (size_t)B * out;
             if (L->kind == SVDD__BATCHNORM) total += 2 * (size_t)L->in_c;
-            /* gradients of both ends at once, except where backward works in place */
+            /* gradients of both ends at once, except where backward works in place (a fused
+             * upsampling passes its gradient on untouched) */
             size_t g = backward_in_place(L->kind) || L->out_kind == SVDD__OUT_ALIAS ? (in > out ? in : out) : in + out;
-            if (g > gmax) gmax = g;
-            size_t w = layer_workspace(L, B, net->threads);
+            if (L->out_kind == SVDD__OUT_FUSED) g = 0;
+            size_t gl = L->kind == SVDD__MAXPOOL2D ? pool_grad_floats(in, out, (size_t)B) : (size_t)B * g;
+            if (gl > glen) glen = gl;
+            size_t w = layer_workspace(st, i, B, net->threads);
             if (w > ws) ws = w;
         }
     }
     net->cache_block = svdd__alloc(total + 1, sizeof(float));
-    net->grad_len = (size_t)B * gmax;
+    net->grad_len = glen;
     net->grad_block = svdd__alloc(net->grad_len, sizeof(float));
     net->dlatent = svdd__alloc((size_t)B * svdd__stack_out_size(&net->enc) + 1, sizeof(float));
     net->ws.data = svdd__alloc(ws + 1, sizeof(float));
@@ -197,7 +264,8 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
                 p += (size_t)B * L->out_c * L->out_h * L->out_w;
                 break;
             case SVDD__OUT_INPLACE: L->out = st->layers[i - 1].out; break;
-            case SVDD__OUT_ALIAS: L->out = NULL; break;
+            case SVDD__OUT_ALIAS:
+            case SVDD__OUT_FUSED: L->out = NULL; break;
             case SVDD__OUT_TRANSIENT: L->out = net->grad_block; break;
             }
             if (L->kind == SVDD__BATCHNORM) {
@@ -240,6 +308,29 @@ static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float 
     }
 }
 
+/* Max pooling's backward in the two rounds of pool_split when its gradients overlap (each round a
+ * parallel region of its own, so the second starts after the first has read its images).
+ * svdd__net_reserve sized the buffer so that the rounds exist for every batch up to its cap. */
+static void pool_backward(const svdd__layer *L, int B, int threads, float *d, const float *g, const float *x) {
+    const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
+    /* as addresses: g may be the caller's buffer, another object */
+    const uintptr_t dp = (uintptr_t)d, gp = (uintptr_t)g, f = sizeof(float);
+    if (dp >= gp + out * B * f || gp >= dp + in * B * f) {
+        per_image(EW_POOL_B, L, B, threads, d, g, x);
+        return;
+    }
+    size_t split;
+    if (gp > dp) /* first the images whose input gradient ends before the output gradients begin */
+        split = (size_t)((gp - dp) / f) / in;
+    else /* first the images whose input gradient starts after the output gradients end */
+        split = ((size_t)((gp + out * B * f - dp) / f) + in - 1) / in;
+    if (split > (size_t)B) split = (size_t)B;
+    const int n0 = (int)split, n1 = B - n0;
+    if (gp > dp && n0 > 0) per_image(EW_POOL_B, L, n0, threads, d, g, x);
+    if (n1 > 0) per_image(EW_POOL_B, L, n1, threads, d + in * n0, g + out * n0, x + in * n0);
+    if (gp < dp && n0 > 0) per_image(EW_POOL_B, L, n0, threads, d, g, x);
+}
+
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train) {
     svdd__gemm_single_thread();
     /* the buffers were reserved for at least net->threads threads */
@@ -256,7 +347,8 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
             svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
         case SVDD__CONV_TRANSPOSE2D:
-            svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+            svdd__conv_transpose2d_forward_as(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
+                                              input_upsampled(st, i), &ws, SVDD__CONV_AUTO);
             break;
         case SVDD__LINEAR:
             svdd__linear_forward(o, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
@@ -276,7 +368,14 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
             break;
         case SVDD__SIGMOID: per_image(EW_SIGMOID_F, L, B, ws.threads, o, in, NULL); break;
         case SVDD__MAXPOOL2D: per_image(EW_POOL_F, L, B, ws.threads, o, in, NULL); break;
-        case SVDD__UPSAMPLE2D: per_image(EW_UP_F, L, B, ws.threads, o, in, NULL); break;
+        case SVDD__UPSAMPLE2D:
+            if (L->out_kind == SVDD__OUT_FUSED) {
+                L->out = (float *)in; /* the transposed convolution after it upsamples as it reads */
+                o = L->out;
+            } else {
+                per_image(EW_UP_F, L, B, ws.threads, o, in, NULL);
+            }
+            break;
         case SVDD__FLATTEN:
         case SVDD__RESHAPE:
             /* the same floats under another shape; no layer writes over an alias (batch norm
@@ -302,13 +401,14 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
     for (int i = st->n - 1; i >= stop; i--) {
         svdd__layer *L = &st->layers[i];
         const float *in = i > 0 ? st->layers[i - 1].out : st->input;
-        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w;
+        const int up = input_upsampled(st, i);
+        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w / ((size_t)up * up);
         /* The incoming gradient sits at the start or the end of the gradient buffer (or is the
          * caller's); the outgoing one goes over it where the layer allows, else to the other
          * end. Sizes (svdd__net_reserve) keep the two ends apart. */
         const int g_ours = (uintptr_t)g >= gb_lo && (uintptr_t)g < gb_hi;
         float *d;
-        if (L->out_kind == SVDD__OUT_ALIAS)
+        if (L->out_kind == SVDD__OUT_ALIAS || L->out_kind == SVDD__OUT_FUSED)
             d = (float *)g;
         else if (backward_in_place(L->kind))
             d = g_ours ? (float *)g : gb;
@@ -322,8 +422,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             svdd__conv2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
         case SVDD__CONV_TRANSPOSE2D:
-            svdd__conv_transpose2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
-                                            &ws);
+            svdd__conv_transpose2d_backward_as(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
+                                               up, &ws, SVDD__CONV_AUTO);
             break;
         case SVDD__LINEAR:
             svdd__linear_backward(d, dw, g, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c);
@@ -344,10 +444,10 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             if (d) per_image(EW_SIGMOID_B, L, B, ws.threads, d, g, L->out);
             break;
         case SVDD__MAXPOOL2D:
-            if (d) per_image(EW_POOL_B, L, B, ws.threads, d, g, in);
+            if (d) pool_backward(L, B, ws.threads, d, g, in);
             break;
         case SVDD__UPSAMPLE2D:
-            if (d) per_image(EW_UP_B, L, B, ws.threads, d, g, NULL);
+            if (d && L->out_kind != SVDD__OUT_FUSED) per_image(EW_UP_B, L, B, ws.threads, d, g, NULL);
             break;
         case SVDD__FLATTEN:
         case SVDD__RESHAPE: break; /* the gradient passes as it is */
@@ -358,6 +458,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
     if (stop >= st->n) return (float *)dout;
     return result;
 }
+
+float *svdd__recon_grad(svdd_net *net) { return net->grad_block; }
 
 void svdd__net_zero_grad(svdd_net *net, svdd_part part) {
     size_t lo = (part & SVDD_PART_ENCODER) ? 0 : net->n_enc_params;

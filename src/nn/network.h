@@ -33,7 +33,10 @@ typedef enum svdd__out_kind {
                           * norm's output back before batch norm's backward reads it); that
                           * layer's out then shows the next layer's values */
     SVDD__OUT_ALIAS,     /* its input itself (flatten, reshape), set by each forward */
-    SVDD__OUT_TRANSIENT  /* the start of the gradient buffer, which is free during a forward */
+    SVDD__OUT_TRANSIENT, /* the start of the gradient buffer, which is free during a forward */
+    SVDD__OUT_FUSED      /* a decoder's upsampling read by the transposed convolution after it
+                          * through its input (never stored): out is set by each forward to
+                          * the layer's input, at the input's size */
 } svdd__out_kind;
 
 typedef struct svdd__layer {
@@ -89,6 +92,9 @@ svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_n
 
 /* Make room for batches of up to B images. */
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err);
+/* Give the run-time buffers back (a fit between its phases: a training batch's activations and
+ * gradients are the largest memory of a run); the next reserve makes them again. */
+void svdd__net_release(svdd_net *net);
 
 /* Whether layer i's output is overwritten in place by the next layer's (a batch norm or sigmoid
  * after a convolution or linear layer): after a forward, layer i's out holds the next layer's
@@ -108,6 +114,13 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
  * network buffer (the result of the other stack's backward) may be overwritten. */
 float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
                             int need_input_grad, int train);
+
+/* Where a loss on the decoder's output writes its gradient for svdd__stack_backward: the start
+ * of the gradient buffer, which nothing holds between a forward and the backward that follows
+ * (the decoder's backward reads it there, then its layers write over it in place or from the
+ * other end). Room for the reserved batch of decoder outputs: every layer's gradient, at least
+ * the size of its output, fits in the buffer. Valid until the next backward. */
+float *svdd__recon_grad(svdd_net *net);
 
 /* Zero the gradients of the chosen parts. */
 void svdd__net_zero_grad(svdd_net *net, svdd_part part);
