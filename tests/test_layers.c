@@ -614,6 +614,53 @@ static void test_batchnorm_matches_reference(void **state) {
     }
 }
 
+/* Batch norm with the leaky ReLU and the max pooling fused into its last pass (training and
+ * evaluation, portable and AVX2, one and two threads, even and odd planes) against the three
+ * layers run one after another: the same floats. */
+static void test_batchnorm_fused(void **state) {
+    (void)state;
+    const int shapes[4][4] = {{12, 8, 28, 28}, {7, 4, 14, 14}, {5, 3, 7, 9}, {40, 2, 2, 2}};
+    for (int k = 0; k < 4; k++) {
+        const int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3];
+        const size_t n = (size_t)B * C * H * W, np = (size_t)B * C * (H / 2) * (W / 2);
+        float *x = malloc(n * 4), *want = malloc(n * 4), *got = malloc(n * 4);
+        float *pw = malloc(np * 4 + 4), *pg = malloc(np * 4 + 4);
+        float m0[8], r0[8], rm0[8], rv0[8], m1[8], r1[8], rm1[8], rv1[8], rm[8], rv[8];
+        svdd_test_fill_uniform(x, n, -2.0f, 3.0f, 91 + k);
+        svdd_test_fill_uniform(rm, (size_t)C, -0.5f, 0.5f, 95 + k);
+        svdd_test_fill_uniform(rv, (size_t)C, 0.5f, 2.0f, 97 + k);
+        for (int train = 0; train <= 1; train++)
+            for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
+                for (int T = 1; T <= 2; T++)
+                    for (int pool = 0; pool <= 1; pool++) {
+                        memcpy(rm0, rm, sizeof rm), memcpy(rv0, rv, sizeof rv);
+                        memcpy(rm1, rm, sizeof rm), memcpy(rv1, rv, sizeof rv);
+                        if (train)
+                            svdd__batchnorm_forward_train_as(want, m0, r0, rm0, rv0, x, B, C, H * W, 1e-4f, 0.1f, T, simd);
+                        else
+                            svdd__batchnorm_forward_eval(want, x, rm0, rv0, B, C, H * W, 1e-4f);
+                        svdd__leaky_relu_forward(want, want, n, 0.1f);
+                        svdd__maxpool2d_forward(pw, want, B, C, H, W);
+                        memset(got, 0xff, n * 4), memset(pg, 0xff, np * 4);
+                        if (train)
+                            svdd__batchnorm_lrelu_forward_train_as(got, m1, r1, rm1, rv1, x, B, C, H, W, 1e-4f, 0.1f, 0.1f,
+                                                                   pool ? pg : NULL, T, simd);
+                        else
+                            svdd__batchnorm_lrelu_forward_eval_as(got, x, rm1, rv1, B, C, H, W, 1e-4f, 0.1f,
+                                                                  pool ? pg : NULL, T, simd);
+                        printf("  fused batch norm B%d C%d %dx%d, %s, %s, %d thread(s), %s\n", B, C, H, W,
+                               train ? "training" : "evaluation", simd ? "AVX2" : "portable", T, pool ? "pooled" : "not pooled");
+                        assert_memory_equal(got, want, n * 4);
+                        if (pool) assert_memory_equal(pg, pw, np * 4);
+                        if (train) {
+                            assert_memory_equal(m1, m0, (size_t)C * 4), assert_memory_equal(r1, r0, (size_t)C * 4);
+                            assert_memory_equal(rm1, rm0, (size_t)C * 4), assert_memory_equal(rv1, rv0, (size_t)C * 4);
+                        }
+                    }
+        free(x), free(want), free(got), free(pw), free(pg);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
@@ -625,6 +672,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
         cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
+        cmocka_unit_test(test_batchnorm_fused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,4 +151,15 @@ void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, floa
 void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
                                        int C, int S, int threads, int simd);
 
+/* ---- batch norm with the layers after it, in its own passes (src/nn/batchnorm.c) ----
+ * The network fuses a leaky ReLU (slope > 0) that writes over batch norm's output, and the max
+ * pooling after it when pool is not NULL (B, C, H/2, W/2): one pass over the largest maps of a
+ * step instead of three, the same floats as the layers run one after another. inp, out (B,C,H,W). */
+void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                            const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                            float slope, float *pool, int threads, int simd);
+void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
+                                           int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
+                                           int simd);
+
 #endif

@@ -5,7 +5,12 @@
  * The sums run in 8 independent double lanes (then added pairwise): one accumulator would make
  * every addition wait for the previous one, and the first MNIST layer's channels hold 157k values
  * each. GCC vectorises the lanes; the same code is compiled for AVX2 too and chosen per call. The
- * lanes change the order of the additions, not their precision (and make them more accurate). */
+ * lanes change the order of the additions, not their precision (and make them more accurate).
+ *
+ * The network runs the leaky ReLU that overwrites batch norm's output, and the max pooling after
+ * it, inside batch norm's last pass (the _lrelu functions), each plane pooled while it is still in
+ * the cache: one pass over the largest maps of a step instead of three, the same floats as the
+ * layers one after another. In evaluation mode the planes are shared among the threads. */
 #include <math.h>
 
 #include "layers.h"
@@ -18,13 +23,42 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* What runs in the normalising pass besides batch norm: act, the leaky ReLU of this slope; pool,
+ * when not NULL, the max pooling of its output, (B, C, H/2, W/2). */
+typedef struct svdd__bn_fuse {
+    int act;
+    float slope;
+    float *pool;
+} svdd__bn_fuse;
+
 ALWAYS_INLINE double lanes_total(const double a[LANES]) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/* One plane (H, W) of batch norm's output y = (x - m) * r; with fuse->act the leaky ReLU over it
+ * (as svdd__leaky_relu_forward computes it), and with pool (H/2, W/2) its max pooling, read while
+ * the plane is still in the cache. */
+ALWAYS_INLINE void normalise_plane(float *y, const float *x, float m, float r, int H, int W, const svdd__bn_fuse *fuse,
+                                   float *pool) {
+    const size_t S = (size_t)H * W;
+    if (!fuse->act) {
+        for (size_t s = 0; s < S; s++) y[s] = (x[s] - m) * r;
+        return;
+    }
+    const float slope = fuse->slope;
+    for (size_t s = 0; s < S; s++) {
+        const float t = (x[s] - m) * r;
+        y[s] = t > 0.0f ? t : t * slope;
+    }
+    for (int row = 0; pool && row < H / 2; row++)
+        svdd__maxpool2d_row(pool + (size_t)row * (W / 2), y + (size_t)2 * row * W, y + (size_t)(2 * row + 1) * W, W / 2);
+}
+
 /* Channel c's batch statistics and normalised output; updates the running statistics. */
 ALWAYS_INLINE void forward_channel(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
-                                   const float *inp, int B, int C, int S, float eps, float momentum, int c) {
+                                   const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                   const svdd__bn_fuse *fuse, int c) {
+    const int S = H * W;
     const size_t n = (size_t)B * S;
     const int S8 = S & ~(LANES - 1);
     double acc[LANES] = {0};
@@ -52,11 +86,9 @@ ALWAYS_INLINE void forward_channel(float *out, float *mean, float *rstd, float *
     const float r = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
     mean[c] = m;
     rstd[c] = r;
-    for (int b = 0; b < B; b++) {
-        const float *x = inp + ((size_t)b * C + c) * S;
-        float *y = out + ((size_t)b * C + c) * S;
-        for (int s = 0; s < S; s++) y[s] = (x[s] - m) * r;
-    }
+    for (int b = 0; b < B; b++)
+        normalise_plane(out + ((size_t)b * C + c) * S, inp + ((size_t)b * C + c) * S, m, r, H, W, fuse,
+                        fuse->pool ? fuse->pool + ((size_t)b * C + c) * (size_t)(H / 2) * (W / 2) : NULL);
     if (run_mean && run_var) {
         /* PyTorch updates the running variance with the unbiased estimate. */
         double unbiased = n > 1 ? ss / (double)(n - 1) : var;
@@ -65,6 +97,8 @@ ALWAYS_INLINE void forward_channel(float *out, float *mean, float *rstd, float *
     }
 }
 
+/* With xhat = (x - mu) * rstd and y = xhat (no affine part):
+ *   dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the B*S values of a channel. */
 /* With xhat = (x - mu) * rstd and y = xhat (no affine part):
  *   dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the B*S values of a channel. */
 ALWAYS_INLINE void backward_channel(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
@@ -93,8 +127,9 @@ ALWAYS_INLINE void backward_channel(float *dinp, const float *dout, const float 
 }
 
 static void forward_channel_any(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
-                                const float *inp, int B, int C, int S, float eps, float momentum, int c) {
-    forward_channel(out, mean, rstd, run_mean, run_var, inp, B, C, S, eps, momentum, c);
+                                const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                const svdd__bn_fuse *fuse, int c) {
+    forward_channel(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, fuse, c);
 }
 
 static void backward_channel_any(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
@@ -103,72 +138,140 @@ static void backward_channel_any(float *dinp, const float *dout, const float *ou
 }
 
 #if BN_AVX2
-__attribute__((target("avx2,fma"))) static void forward_channel_avx2(float *out, float *mean, float *rstd,
-                                                                     float *run_mean, float *run_var, const float *inp,
-                                                                     int B, int C, int S, float eps, float momentum,
-                                                                     int c) {
-    forward_channel(out, mean, rstd, run_mean, run_var, inp, B, C, S, eps, momentum, c);
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+TARGET_AVX2 static void forward_channel_avx2(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                             const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                             const svdd__bn_fuse *fuse, int c) {
+    forward_channel(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, fuse, c);
 }
 
-__attribute__((target("avx2,fma"))) static void backward_channel_avx2(float *dinp, const float *dout, const float *out,
-                                                                      const float *rstd, int B, int C, int S, int c) {
+TARGET_AVX2 static void backward_channel_avx2(float *dinp, const float *dout, const float *out, const float *rstd,
+                                              int B, int C, int S, int c) {
     backward_channel(dinp, dout, out, rstd, B, C, S, c);
 }
 #endif
 
+typedef void (*forward_fn)(float *, float *, float *, float *, float *, const float *, int, int, int, int, float, float,
+                           const svdd__bn_fuse *, int);
+typedef void (*backward_fn)(float *, const float *, const float *, const float *, int, int, int, int);
+
+/* Threads for n floats: one share of the channels (or planes) each. */
+static int bn_threads(size_t n, int threads) { return n < SVDD__PARALLEL_MIN_FLOATS || threads < 1 ? 1 : threads; }
+
+static void forward_train(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *inp, int B,
+                          int C, int H, int W, float eps, float momentum, const svdd__bn_fuse *fuse, int threads,
+                          int simd) {
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
+    const int T = bn_threads((size_t)B * C * H * W, threads);
+    forward_fn channel = forward_channel_any;
+#if BN_AVX2
+    if (simd) channel = forward_channel_avx2;
+#else
+    (void)simd;
+#endif
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
+    for (int c = 0; c < C; c++) channel(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, fuse, c);
+}
+
+static void backward_train(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C, int S,
+                           int threads, int simd) {
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
+    const int T = bn_threads((size_t)B * C * S, threads);
+    backward_fn channel = backward_channel_any;
+#if BN_AVX2
+    if (simd) channel = backward_channel_avx2;
+#else
+    (void)simd;
+#endif
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
+    for (int c = 0; c < C; c++) channel(dinp, dout, out, rstd, B, C, S, c);
+}
+
+static const svdd__bn_fuse NO_FUSE = {0, 1.0f, NULL};
+
 void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
                                    float momentum, int threads) {
-    svdd__batchnorm_forward_train_as(out, mean, rstd, run_mean, run_var, inp, B, C, S, eps, momentum, threads,
-                                     svdd__cpu_avx2_fma());
+    forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, S, 1, eps, momentum, &NO_FUSE, threads,
+                  svdd__cpu_avx2_fma());
 }
 
 void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                       const float *inp, int B, int C, int S, float eps, float momentum, int threads,
                                       int simd) {
-    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
-    const int T = (size_t)B * C * S < SVDD__PARALLEL_MIN_FLOATS || threads < 1 ? 1 : threads;
+    forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, S, 1, eps, momentum, &NO_FUSE, threads, simd);
+}
+
+void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                            const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                            float slope, float *pool, int threads, int simd) {
+    const svdd__bn_fuse fuse = {1, slope, pool};
+    forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, &fuse, threads, simd);
+}
+
+/* Planes p0..p1-1 of (B*C) in evaluation mode. */
+ALWAYS_INLINE void eval_planes(float *out, const float *inp, const float *run_mean, const float *run_var, int C, int H,
+                               int W, float eps, const svdd__bn_fuse *fuse, size_t p0, size_t p1) {
+    const size_t S = (size_t)H * W, Sp = (size_t)(H / 2) * (W / 2);
+    for (size_t p = p0; p < p1; p++) {
+        const int c = (int)(p % (size_t)C);
+        const float m = run_mean[c], r = (float)(1.0 / sqrt((double)run_var[c] + eps));
+        normalise_plane(out + p * S, inp + p * S, m, r, H, W, fuse, fuse->pool ? fuse->pool + p * Sp : NULL);
+    }
+}
+
+typedef void (*eval_fn)(float *, const float *, const float *, const float *, int, int, int, float,
+                        const svdd__bn_fuse *, size_t, size_t);
+
+static void eval_planes_any(float *out, const float *inp, const float *run_mean, const float *run_var, int C, int H,
+                            int W, float eps, const svdd__bn_fuse *fuse, size_t p0, size_t p1) {
+    eval_planes(out, inp, run_mean, run_var, C, H, W, eps, fuse, p0, p1);
+}
+
 #if BN_AVX2
-    void (*channel)(float *, float *, float *, float *, float *, const float *, int, int, int, float, float, int) =
-        simd ? forward_channel_avx2 : forward_channel_any;
+TARGET_AVX2 static void eval_planes_avx2(float *out, const float *inp, const float *run_mean, const float *run_var,
+                                         int C, int H, int W, float eps, const svdd__bn_fuse *fuse, size_t p0,
+                                         size_t p1) {
+    eval_planes(out, inp, run_mean, run_var, C, H, W, eps, fuse, p0, p1);
+}
+#endif
+
+static void forward_eval(float *out, const float *inp, const float *run_mean, const float *run_var, int B, int C, int H,
+                         int W, float eps, const svdd__bn_fuse *fuse, int threads, int simd) {
+    const size_t planes = (size_t)B * C;
+    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
+    const int T = bn_threads(planes * H * W, threads);
+    eval_fn run = eval_planes_any;
+#if BN_AVX2
+    if (simd) run = eval_planes_avx2;
 #else
-    void (*channel)(float *, float *, float *, float *, float *, const float *, int, int, int, float, float, int) =
-        forward_channel_any;
     (void)simd;
 #endif
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
-    for (int c = 0; c < C; c++) channel(out, mean, rstd, run_mean, run_var, inp, B, C, S, eps, momentum, c);
+#pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
+    for (int t = 0; t < T; t++)
+        run(out, inp, run_mean, run_var, C, H, W, eps, fuse, planes * t / T, planes * (t + 1) / T);
 }
 
 void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run_mean,
                                   const float *run_var, int B, int C, int S, float eps) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            const float *x = inp + ((size_t)b * C + c) * S;
-            float *y = out + ((size_t)b * C + c) * S;
-            float m = run_mean[c], r = (float)(1.0 / sqrt((double)run_var[c] + eps));
-            for (int s = 0; s < S; s++) y[s] = (x[s] - m) * r;
-        }
+    forward_eval(out, inp, run_mean, run_var, B, C, S, 1, eps, &NO_FUSE, 1, svdd__cpu_avx2_fma());
+}
+
+void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
+                                           int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
+                                           int simd) {
+    const svdd__bn_fuse fuse = {1, slope, pool};
+    forward_eval(out, inp, run_mean, run_var, B, C, H, W, eps, &fuse, threads, simd);
 }
 
 void svdd__batchnorm_backward_train(float *dinp, const float *dout, const float *out, const float *rstd,
                                     int B, int C, int S, int threads) {
-    svdd__batchnorm_backward_train_as(dinp, dout, out, rstd, B, C, S, threads, svdd__cpu_avx2_fma());
+    backward_train(dinp, dout, out, rstd, B, C, S, threads, svdd__cpu_avx2_fma());
 }
 
 void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
                                        int C, int S, int threads, int simd) {
-    /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
-    const int T = (size_t)B * C * S < SVDD__PARALLEL_MIN_FLOATS || threads < 1 ? 1 : threads;
-#if BN_AVX2
-    void (*channel)(float *, const float *, const float *, const float *, int, int, int, int) =
-        simd ? backward_channel_avx2 : backward_channel_any;
-#else
-    void (*channel)(float *, const float *, const float *, const float *, int, int, int, int) = backward_channel_any;
-    (void)simd;
-#endif
-#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
-    for (int c = 0; c < C; c++) channel(dinp, dout, out, rstd, B, C, S, c);
+    backward_train(dinp, dout, out, rstd, B, C, S, threads, simd);
 }
 
 void svdd__batchnorm_backward_eval(float *dinp, const float *dout, const float *run_var, int B, int C,

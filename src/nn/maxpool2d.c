@@ -53,7 +53,7 @@ static inline void pool4(float *y, const float *r0, const float *r1, int ox) {
 }
 #endif
 
-static void pool_row(float *y, const float *r0, const float *r1, int Wo) {
+void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo) {
     int ox = 0;
 #if SVDD_POOL_SSE2
     for (; ox + 4 <= Wo; ox += 4) pool4(y, r0, r1, ox);
@@ -96,7 +96,7 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
     int ox = 0;
 #if SVDD_POOL_SSE2
     for (; ox + 4 <= Wo; ox += 4) unpool4(d0, d1, r0, r1, g, ox);
-    /* overlapping last group, as in pool_row: its cells get the same values again */
+    /* overlapping last group, as in svdd__maxpool2d_row: its cells get the same values again */
     if (ox < Wo && Wo >= 4) {
         unpool4(d0, d1, r0, r1, g, Wo - 4);
         ox = Wo;
@@ -118,7 +118,7 @@ void svdd__maxpool2d_forward(float *out, const float *inp, int B, int C, int H, 
     for (size_t bc = 0; bc < (size_t)B * C; bc++)
         for (int oy = 0; oy < Ho; oy++) {
             const float *r0 = inp + (bc * H + 2 * (size_t)oy) * W;
-            pool_row(out + (bc * Ho + oy) * Wo, r0, r0 + W, Wo);
+            svdd__maxpool2d_row(out + (bc * Ho + oy) * Wo, r0, r0 + W, Wo);
         }
 }
 

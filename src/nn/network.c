@@ -331,6 +331,12 @@ static void pool_backward(const svdd__layer *L, int B, int threads, float *d, co
     if (gp < dp && n0 > 0) per_image(EW_POOL_B, L, n0, threads, d, g, x);
 }
 
+/* The max pooling after layer i, when it keeps its own output (batch norm's pass then pools). */
+static svdd__layer *pool_after(svdd__stack *st, int i) {
+    svdd__layer *P = i + 1 < st->n ? &st->layers[i + 1] : NULL;
+    return P && P->kind == SVDD__MAXPOOL2D && P->out_kind == SVDD__OUT_OWN ? P : NULL;
+}
+
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train) {
     svdd__gemm_single_thread();
     /* the buffers were reserved for at least net->threads threads */
@@ -355,11 +361,27 @@ const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x,
             break;
         case SVDD__BATCHNORM: {
             float *rm = net->state + L->stat_off, *rv = rm + L->in_c;
-            if (train)
+            if (svdd__output_overwritten(st, i)) {
+                /* the leaky ReLU over batch norm's output, and the pooling after it, in batch
+                 * norm's last pass (its output is read by nothing else) */
+                svdd__layer *A = &st->layers[i + 1], *P = pool_after(st, i + 1);
+                const int simd = svdd__cpu_avx2_fma();
+                if (train)
+                    svdd__batchnorm_lrelu_forward_train_as(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h,
+                                                           L->in_w, L->eps, L->momentum, A->slope,
+                                                           P ? P->out : NULL, ws.threads, simd);
+                else
+                    svdd__batchnorm_lrelu_forward_eval_as(o, in, rm, rv, B, L->in_c, L->in_h, L->in_w, L->eps, A->slope,
+                                                          P ? P->out : NULL, ws.threads, simd);
+                A->restore = 1;
+                i += P ? 2 : 1;
+                o = P ? P->out : A->out;
+            } else if (train) {
                 svdd__batchnorm_forward_train(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
                                               L->momentum, ws.threads);
-            else
+            } else {
                 svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
+            }
             break;
         }
         case SVDD__LEAKY_RELU:
