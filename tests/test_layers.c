@@ -256,32 +256,42 @@ static void test_maxpool2d(void **state) {
  * Width 18 gives 8 + 1 windows a row; with even sizes backward must write every cell itself (no
  * odd edge to clear), so the input gradient starts as garbage. Also checked by finite differences
  * on an even size, where the windows 0-3 of every row take the SSE2 path. */
+/* Winners on ties and NaN, on row widths that use the AVX2 groups of eight (with and without an
+ * overlapping last group), the SSE2 groups of four and single windows, on both paths. */
 static void test_maxpool2d_winners(void **state) {
     (void)state;
-    enum { B = 2, C = 3, H = 4, W = 18, Ho = H / 2, Wo = W / 2 };
-    static float x[B * C * H * W], dx[B * C * H * W], out[B * C * Ho * Wo], g[B * C * Ho * Wo];
+    enum { B = 2, C = 3, H = 5, WMAX = 34 };
+    static float x[B * C * H * WMAX], dx[B * C * H * WMAX], out[B * C * WMAX], g[B * C * WMAX];
+    const int widths[] = {18, 34, 32, 28, 16, 14, 9, 7, 3};
     const float values[4] = {-1.0f, 0.0f, 1.0f, NAN};
     svdd__rng r;
     svdd__rng_seed(&r, 17, 3);
-    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = values[svdd__rng_below(&r, 4)];
-    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) g[i] = 1.0f + (float)i;
-    for (size_t i = 0; i < sizeof dx / sizeof dx[0]; i++) dx[i] = 99.0f;
-    svdd__maxpool2d_forward(out, x, B, C, H, W);
-    svdd__maxpool2d_backward(dx, g, x, B, C, H, W);
-    for (int bc = 0; bc < B * C; bc++)
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                size_t cell[4], o = ((size_t)bc * Ho + oy) * Wo + ox;
-                int best = 0;
-                for (int k = 0; k < 4; k++) {
-                    cell[k] = ((size_t)bc * H + 2 * oy + k / 2) * W + 2 * ox + k % 2;
-                    float v = x[cell[k]], m = x[cell[best]];
-                    if (v > m || (isnan(v) && !isnan(m))) best = k;
-                }
-                float want = x[cell[best]];
-                assert_true(isnan(want) ? isnan(out[o]) : out[o] == want);
-                for (int k = 0; k < 4; k++) assert_true(dx[cell[k]] == (k == best ? g[o] : 0.0f));
-            }
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
+            const int W = widths[wi], Ho = H / 2, Wo = W / 2;
+            for (size_t i = 0; i < (size_t)B * C * H * W; i++) x[i] = values[svdd__rng_below(&r, 4)];
+            for (size_t i = 0; i < (size_t)B * C * Ho * Wo; i++) g[i] = 1.0f + (float)i;
+            for (size_t i = 0; i < (size_t)B * C * H * W; i++) dx[i] = 99.0f;
+            svdd__maxpool2d_forward_as(out, x, B, C, H, W, simd);
+            svdd__maxpool2d_backward_as(dx, g, x, B, C, H, W, simd);
+            for (int bc = 0; bc < B * C; bc++)
+                for (int oy = 0; oy < Ho; oy++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        size_t cell[4], o = ((size_t)bc * Ho + oy) * Wo + ox;
+                        int best = 0;
+                        for (int k = 0; k < 4; k++) {
+                            cell[k] = ((size_t)bc * H + 2 * oy + k / 2) * W + 2 * ox + k % 2;
+                            float v = x[cell[k]], m = x[cell[best]];
+                            if (v > m || (isnan(v) && !isnan(m))) best = k;
+                        }
+                        float want = x[cell[best]];
+                        assert_true(isnan(want) ? isnan(out[o]) : out[o] == want);
+                        for (int k = 0; k < 4; k++) assert_true(dx[cell[k]] == (k == best ? g[o] : 0.0f));
+                    }
+            /* the odd last row and column get no gradient */
+            for (int bc = 0; bc < B * C; bc++)
+                for (int xx = 0; xx < W; xx++) assert_true(dx[((size_t)bc * H + H - 1) * W + xx] == 0.0f);
+        }
     probe p;
     probe_init(&p, MAXPOOL, 2, 2, 6, 10, 0, 0, 0, 15);
     for (size_t i = 0; i < p.n_in; i++) p.x[i] = (float)svdd__rng_below(&r, 1000) * 0.05f + 0.001f * (float)(i % 7);

@@ -150,6 +150,10 @@ void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, floa
                                       int simd);
 void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
                                        int C, int S, int threads, int simd);
+/* simd = 1 (only when svdd__cpu_avx2_fma()): eight windows at a time (src/nn/maxpool2d.c). */
+void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd);
+void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *inp, int B, int C, int H, int W,
+                                 int simd);
 
 /* ---- batch norm with the layers after it, in its own passes (src/nn/batchnorm.c) ----
  * The network fuses a leaky ReLU (slope > 0) that writes over batch norm's output, and the max
