@@ -24,11 +24,13 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* What runs in the normalising pass besides batch norm: act, the leaky ReLU of this slope; pool,
- * when not NULL, the max pooling of its output, (B, C, H/2, W/2). */
+ * when not NULL, the max pooling of its output, (B, C, H/2, W/2), on the pooling's AVX2 path when
+ * simd (the caller's choice, as for batch norm's own loops). */
 typedef struct svdd__bn_fuse {
     int act;
     float slope;
     float *pool;
+    int simd;
 } svdd__bn_fuse;
 
 ALWAYS_INLINE double lanes_total(const double a[LANES]) {
@@ -51,7 +53,8 @@ ALWAYS_INLINE void normalise_plane(float *y, const float *x, float m, float r, i
         y[s] = t > 0.0f ? t : t * slope;
     }
     for (int row = 0; pool && row < H / 2; row++)
-        svdd__maxpool2d_row(pool + (size_t)row * (W / 2), y + (size_t)2 * row * W, y + (size_t)(2 * row + 1) * W, W / 2);
+        svdd__maxpool2d_row(pool + (size_t)row * (W / 2), y + (size_t)2 * row * W, y + (size_t)(2 * row + 1) * W, W / 2,
+                            fuse->simd);
 }
 
 /* Channel c's batch statistics and normalised output; updates the running statistics. */
@@ -97,8 +100,6 @@ ALWAYS_INLINE void forward_channel(float *out, float *mean, float *rstd, float *
     }
 }
 
-/* With xhat = (x - mu) * rstd and y = xhat (no affine part):
- *   dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the B*S values of a channel. */
 /* With xhat = (x - mu) * rstd and y = xhat (no affine part):
  *   dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over the B*S values of a channel. */
 ALWAYS_INLINE void backward_channel(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
@@ -187,7 +188,7 @@ static void backward_train(float *dinp, const float *dout, const float *out, con
     for (int c = 0; c < C; c++) channel(dinp, dout, out, rstd, B, C, S, c);
 }
 
-static const svdd__bn_fuse NO_FUSE = {0, 1.0f, NULL};
+static const svdd__bn_fuse NO_FUSE = {0, 1.0f, NULL, 0};
 
 void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
@@ -205,7 +206,7 @@ void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, floa
 void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                             const float *inp, int B, int C, int H, int W, float eps, float momentum,
                                             float slope, float *pool, int threads, int simd) {
-    const svdd__bn_fuse fuse = {1, slope, pool};
+    const svdd__bn_fuse fuse = {1, slope, pool, simd};
     forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, &fuse, threads, simd);
 }
 
@@ -260,7 +261,7 @@ void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run
 void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
                                            int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
                                            int simd) {
-    const svdd__bn_fuse fuse = {1, slope, pool};
+    const svdd__bn_fuse fuse = {1, slope, pool, simd};
     forward_eval(out, inp, run_mean, run_var, B, C, H, W, eps, &fuse, threads, simd);
 }
 

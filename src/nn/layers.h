@@ -77,8 +77,9 @@ void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y,
 void svdd__maxpool2d_forward(float *out, const float *inp, int B, int C, int H, int W);
 void svdd__maxpool2d_backward(float *dinp, const float *dout, const float *inp, int B, int C, int H,
                               int W);
-/* One row of Wo windows over the input rows r0 and r1 (batch norm's fused pass pools with it). */
-void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo);
+/* One row of Wo windows over the input rows r0 and r1 (batch norm's fused pass pools with it);
+ * simd = 1 only when svdd__cpu_avx2_fma(): the caller chose its path once, not per row. */
+void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

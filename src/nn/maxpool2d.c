@@ -190,8 +190,8 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
     }
 }
 
-void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo) {
-    pool_row(y, r0, r1, Wo, svdd__cpu_avx2_fma());
+void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd) {
+    pool_row(y, r0, r1, Wo, simd);
 }
 
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd) {
