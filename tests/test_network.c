@@ -544,6 +544,88 @@ static void check_shared_buffers(const char *name, int B, int train, int threads
     svdd_net_free(net);
 }
 
+/* Scoring's forward (infer.c) against the layer-by-layer evaluation forward: the same output bit
+ * for bit (the inputs here give no signed zeros), whatever the batch and thread count, and it
+ * really runs image by image (it leaves the first convolution's batch output untouched). The
+ * spec below takes every block shape: a bare convolution, batch norm then pooling, a leaky ReLU
+ * alone, the full block, odd edges, and pooled rows of 11, 5 and 2 windows (the pooling's AVX2,
+ * SSE2 and scalar paths). */
+static const char INFER_SPEC[] = "svdd-spec 1\n"
+                                 "name infer-blocks\n"
+                                 "input 2 19 23\n"
+                                 "encoder\n"
+                                 "conv2d 3 k=3 pad=1\n"
+                                 "conv2d 4 k=5 pad=2\n"
+                                 "batchnorm eps=1e-3\n"
+                                 "maxpool2d 2\n"
+                                 "conv2d 5 k=3 pad=0\n"
+                                 "leaky_relu slope=0.2\n"
+                                 "conv2d 4 k=3 pad=2\n"
+                                 "batchnorm eps=1e-4\n"
+                                 "leaky_relu slope=0.01\n"
+                                 "maxpool2d 2\n"
+                                 "conv2d 2 k=3 pad=1\n"
+                                 "leaky_relu slope=0.1\n"
+                                 "maxpool2d 2\n"
+                                 "flatten\n"
+                                 "linear 6\n";
+
+static void check_infer(const char *spec, const char *name, int B, int threads, int cap) {
+    svdd_net *net = NULL;
+    svdd_error err;
+    if (svdd_net_create(&net, spec, name, 5, &err) != SVDD_OK) fail_msg("%s", err.message);
+    assert_int_equal(svdd_net_set_threads(net, threads, &err), SVDD_OK);
+    assert_int_equal(svdd__net_reserve(net, cap, &err), SVDD_OK);
+    svdd__stack *st = &net->enc;
+    assert_true(svdd__stack_infer_scratch(st) > 0);
+    /* running statistics away from a fresh batch norm's 0 and 1 */
+    svdd__rng r;
+    svdd__rng_seed(&r, 31, (uint64_t)B);
+    for (int i = 0; i < st->n; i++) {
+        const svdd__layer *L = &st->layers[i];
+        if (L->kind != SVDD__BATCHNORM) continue;
+        for (int c = 0; c < L->in_c; c++) {
+            net->state[L->stat_off + (size_t)c] = svdd__rng_uniform(&r) - 0.5f;
+            net->state[L->stat_off + (size_t)L->in_c + (size_t)c] = 0.5f + 1.5f * svdd__rng_uniform(&r);
+        }
+    }
+    const size_t D = svdd__stack_in_size(st), L = svdd__stack_out_size(st);
+    float *x = malloc((size_t)B * D * sizeof(float)), *want = malloc((size_t)B * L * sizeof(float));
+    svdd_test_fill_uniform(x, (size_t)B * D, -1, 1, 23 + (uint64_t)B);
+    memcpy(want, svdd__stack_forward(net, st, x, B, 0), (size_t)B * L * sizeof(float));
+    /* both specs end in max pooling, flatten, linear: every layer before that pooling runs image
+     * by image and leaves its batch output alone */
+    assert_int_equal(st->layers[st->n - 3].kind, SVDD__MAXPOOL2D);
+    for (int i = 0; i < st->n - 3; i++)
+        if (st->layers[i].out_kind == SVDD__OUT_OWN)
+            for (size_t q = 0; q < (size_t)B * lsize_out(&st->layers[i]); q++) st->layers[i].out[q] = 12345.0f;
+    const float *got = svdd__stack_infer(net, st, x, B);
+    if (memcmp(got, want, (size_t)B * L * sizeof(float)) != 0)
+        fail_msg("%s, %d images, %d threads: scoring's forward differs from the layer-by-layer one", name, B, threads);
+    for (int i = 0; i < st->n - 3; i++)
+        if (st->layers[i].out_kind == SVDD__OUT_OWN)
+            for (size_t q = 0; q < (size_t)B * lsize_out(&st->layers[i]); q++)
+                if (st->layers[i].out[q] != 12345.0f) fail_msg("%s: layer %d ran over the batch", name, i);
+    free(x), free(want);
+    svdd_net_free(net);
+}
+
+static void test_stack_infer(void **state) {
+    (void)state;
+    const char *mnist = svdd_spec_builtin("mnist-lenet");
+    check_infer(mnist, "mnist-lenet", 1, 1, 1);
+    check_infer(mnist, "mnist-lenet", 1, 2, 1);
+    check_infer(mnist, "mnist-lenet", 37, 2, 64);
+    check_infer(mnist, "mnist-lenet", 200, 2, 200);
+    check_infer(mnist, "mnist-lenet", 200, 1, 200);
+    check_infer(INFER_SPEC, "infer-blocks", 1, 1, 1);
+    check_infer(INFER_SPEC, "infer-blocks", 9, 2, 16);
+    /* CIFAR-10's convolutions take the products: nothing to run image by image */
+    svdd_net *net = make("cifar10-lenet");
+    assert_int_equal(svdd__stack_infer_scratch(&net->enc), 0);
+    svdd_net_free(net);
+}
+
 static void test_shared_buffers(void **state) {
     (void)state;
     check_shared_buffers("mnist-lenet", 5, 1, 1, 5);
@@ -564,7 +646,7 @@ int main(void) {
         cmocka_unit_test(test_init_bounds),           cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_autoencoder_gradcheck), cmocka_unit_test(test_shared_encoder),
         cmocka_unit_test(test_eval_mode_and_training), cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_shared_buffers),
+        cmocka_unit_test(test_shared_buffers),        cmocka_unit_test(test_stack_infer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,19 +274,26 @@ TARGET_AVX2 static void wgrad_avx2(float *vacc, const float *gp, const float *xp
 }
 #endif
 
-void svdd__conv_direct_forward(float *out, const float *inp, const float *w, int Cin, int H, int W, int Cout, int K,
-                               int P, float *pad, int simd) {
+int svdd__conv_direct_pad_width(int W, int K, int P) { return pad_width(W, K, P); }
+
+void svdd__conv_direct_forward_padded(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout,
+                                      int K, int P, int simd) {
     const int Hp = H + 2 * P, Wp = pad_width(W, K, P), Ho = Hp - K + 1, Wo = W + 2 * P - K + 1;
-    pad_image(pad, inp, Cin, H, W, P, Hp, Wp);
 #if SVDD_DIRECT_X86
     if (simd) {
-        forward_avx2(out, pad, w, Cin, Hp, Wp, Cout, K, Ho, Wo);
+        forward_avx2(out, xp, w, Cin, Hp, Wp, Cout, K, Ho, Wo);
         return;
     }
 #else
     (void)simd;
 #endif
-    forward_scalar(out, pad, w, Cin, Hp, Wp, Cout, K, Ho, Wo);
+    forward_scalar(out, xp, w, Cin, Hp, Wp, Cout, K, Ho, Wo);
+}
+
+void svdd__conv_direct_forward(float *out, const float *inp, const float *w, int Cin, int H, int W, int Cout, int K,
+                               int P, float *pad, int simd) {
+    pad_image(pad, inp, Cin, H, W, P, H + 2 * P, pad_width(W, K, P));
+    svdd__conv_direct_forward_padded(out, pad, w, Cin, H, W, Cout, K, P, simd);
 }
 
 void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int Cin, int H, int W, int Cout, int K,

@@ -57,6 +57,11 @@ size_t svdd__conv_direct_pad_floats(int C, int H, int W, int K, int P);
  * simd: use the AVX2+FMA kernel (only when svdd__cpu_avx2_fma()). */
 void svdd__conv_direct_forward(float *out, const float *inp, const float *w, int Cin, int H, int W, int Cout, int K,
                                int P, float *pad, int simd);
+/* The same on an image the caller padded: xp (Cin, H + 2P, Wp), Wp = svdd__conv_direct_pad_width,
+ * image pixel (c, y, x) at xp[(c * (H + 2P) + y + P) * Wp + x + P], every other float zero. */
+int svdd__conv_direct_pad_width(int W, int K, int P);
+void svdd__conv_direct_forward_padded(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout,
+                                      int K, int P, int simd);
 /* Weight gradient of one image, as SVDD__DIRECT_LANES partial sums per weight: vacc (Cout, Cin,
  * K, K, LANES) += the products of g (Cout, Ho, Wo) with the input pixels each weight saw. Its
  * `pad` needs svdd__conv_direct_wgrad_floats floats. */
@@ -162,6 +167,12 @@ void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *in
 void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                             const float *inp, int B, int C, int H, int W, float eps, float momentum,
                                             float slope, float *pool, int threads, int simd);
+/* One (H, W) plane of evaluation-mode batch norm (bn: running mean m, running variance v, eps),
+ * then the leaky ReLU of this slope >= 0 (act), then 2x2 max pooling (pool), written as rows of
+ * dst `ld` floats apart: the same values as the layers one after another, up to the sign of a
+ * zero. Without bn the plane passes as it is. simd: the pooling's AVX2 path. */
+void svdd__batchnorm_eval_plane(float *dst, size_t ld, const float *x, int H, int W, int bn, float m, float v,
+                                float eps, int act, float slope, int pool, int simd);
 void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
                                            int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
                                            int simd);

@@ -69,7 +69,7 @@ svdd_status svdd__center_init(svdd_net *net, const svdd__images *im, double eps,
         const int B = (int)(n - b0 < SVDD__IMAGES_BLOCK ? n - b0 : SVDD__IMAGES_BLOCK);
         const float *x = svdd__images_read(&r, b0, (size_t)B, &st, err);
         if (!x) goto done;
-        const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
+        const float *z = svdd__stack_infer(net, &net->enc, x, B);
         for (int i = 0; i < B; i++)
             for (int j = 0; j < D; j++) sum[j] += z[(size_t)i * D + (size_t)j];
     }
@@ -221,7 +221,7 @@ svdd_status svdd__distances(svdd_net *net, const svdd__images *im, const float *
         int B = (int)(n - b0 < (size_t)EB ? n - b0 : (size_t)EB);
         const float *x = svdd__images_read(&r, b0, (size_t)B, &st, err);
         if (!x) break;
-        const float *z = svdd__stack_forward(net, &net->enc, x, B, 0);
+        const float *z = svdd__stack_infer(net, &net->enc, x, B);
         for (int i = 0; i < B; i++) {
             double d = 0;
             for (int j = 0; j < L; j++) {

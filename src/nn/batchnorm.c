@@ -210,13 +210,41 @@ void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd
     forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, &fuse, threads, simd);
 }
 
+/* Batch norm's scale in evaluation mode. */
+static float eval_rstd(float run_var, float eps) { return (float)(1.0 / sqrt((double)run_var + eps)); }
+
+/* With pooling, the pooling runs first, on the raw plane, and batch norm and the leaky ReLU on a
+ * quarter of the values: both are non-decreasing (r > 0, slope >= 0), so the maximum of their
+ * outputs is their output of the maximum (the first maximum's, where several round to one
+ * value: the same value, but a zero may differ in sign). */
+void svdd__batchnorm_eval_plane(float *dst, size_t ld, const float *x, int H, int W, int bn, float m, float v,
+                                float eps, int act, float slope, int pool, int simd) {
+    /* without batch norm, (x - 0) * 1 is x itself, NaN and signed zeros included */
+    const float mm = bn ? m : 0.0f, r = bn ? eval_rstd(v, eps) : 1.0f;
+    if (pool) { /* batch norm and the leaky ReLU on each maximum before it is stored */
+        const svdd__pool_post post = {mm, r, slope, act};
+        for (int row = 0; row < H / 2; row++)
+            svdd__maxpool2d_row_post(dst + (size_t)row * ld, x + (size_t)2 * row * W, x + (size_t)(2 * row + 1) * W,
+                                     W / 2, &post, simd);
+        return;
+    }
+    for (int row = 0; row < H; row++) {
+        float *y = dst + (size_t)row * ld;
+        const float *src = x + (size_t)row * W;
+        for (int s = 0; s < W; s++) {
+            const float t = (src[s] - mm) * r;
+            y[s] = !act || t > 0.0f ? t : t * slope;
+        }
+    }
+}
+
 /* Planes p0..p1-1 of (B*C) in evaluation mode. */
 ALWAYS_INLINE void eval_planes(float *out, const float *inp, const float *run_mean, const float *run_var, int C, int H,
                                int W, float eps, const svdd__bn_fuse *fuse, size_t p0, size_t p1) {
     const size_t S = (size_t)H * W, Sp = (size_t)(H / 2) * (W / 2);
     for (size_t p = p0; p < p1; p++) {
         const int c = (int)(p % (size_t)C);
-        const float m = run_mean[c], r = (float)(1.0 / sqrt((double)run_var[c] + eps));
+        const float m = run_mean[c], r = eval_rstd(run_var[c], eps);
         normalise_plane(out + p * S, inp + p * S, m, r, H, W, fuse, fuse->pool ? fuse->pool + p * Sp : NULL);
     }
 }
@@ -281,7 +309,7 @@ void svdd__batchnorm_backward_eval(float *dinp, const float *dout, const float *
         for (int c = 0; c < C; c++) {
             const float *dy = dout + ((size_t)b * C + c) * S;
             float *dx = dinp + ((size_t)b * C + c) * S;
-            float r = (float)(1.0 / sqrt((double)run_var[c] + eps));
+            float r = eval_rstd(run_var[c], eps);
             for (int s = 0; s < S; s++) dx[s] = dy[s] * r;
         }
 }

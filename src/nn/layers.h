@@ -80,6 +80,14 @@ void svdd__maxpool2d_backward(float *dinp, const float *dout, const float *inp, 
 /* One row of Wo windows over the input rows r0 and r1 (batch norm's fused pass pools with it);
  * simd = 1 only when svdd__cpu_avx2_fma(): the caller chose its path once, not per row. */
 void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd);
+/* The same, each maximum v stored as (v - m) * r, then (act) the leaky ReLU of that (evaluation
+ * batch norm and leaky ReLU run after the pooling in svdd__batchnorm_eval_plane). */
+typedef struct svdd__pool_post {
+    float m, r, slope;
+    int act;
+} svdd__pool_post;
+void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *post,
+                              int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

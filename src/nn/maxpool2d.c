@@ -48,15 +48,28 @@ static inline int winner(const float *r0, const float *r1, int ox, float *m) {
     return k;
 }
 
+/* What a pooled value becomes before it is stored (svdd__maxpool2d_row_post), as batch norm in
+ * evaluation mode and the leaky ReLU compute it: t = (v - m) * r, then t > 0 ? t : t * slope. */
+static inline float post1(float v, const svdd__pool_post *p) {
+    if (!p) return v;
+    const float t = (v - p->m) * p->r;
+    return !p->act || t > 0.0f ? t : t * p->slope;
+}
+
 #if SVDD_POOL_SSE2
-static inline void pool4(float *y, const float *r0, const float *r1, int ox) {
+static inline __m128 post4(__m128 v, const svdd__pool_post *p) {
+    if (!p) return v;
+    const __m128 t = _mm_mul_ps(_mm_sub_ps(v, _mm_set1_ps(p->m)), _mm_set1_ps(p->r));
+    return p->act ? sel4(_mm_cmpgt_ps(t, _mm_setzero_ps()), t, _mm_mul_ps(t, _mm_set1_ps(p->slope))) : t;
+}
+static inline void pool4(float *y, const float *r0, const float *r1, int ox, const svdd__pool_post *p) {
     __m128 a, b, c, d;
     windows4(r0, r1, ox, &a, &b, &c, &d);
     __m128 m = a;
     m = sel4(takes4(b, m), b, m);
     m = sel4(takes4(c, m), c, m);
     m = sel4(takes4(d, m), d, m);
-    _mm_storeu_ps(y + ox, m);
+    _mm_storeu_ps(y + ox, post4(m, p));
 }
 #endif
 
@@ -76,14 +89,21 @@ INLINE_AVX2 void windows8(const float *r0, const float *r1, int ox, __m256 *a, _
     *a = _mm256_shuffle_ps(p0, p1, 0x88), *b = _mm256_shuffle_ps(p0, p1, 0xDD);
     *c = _mm256_shuffle_ps(q0, q1, 0x88), *d = _mm256_shuffle_ps(q0, q1, 0xDD);
 }
-INLINE_AVX2 void pool8(float *y, const float *r0, const float *r1, int ox) {
+INLINE_AVX2 __m256 post8(__m256 v, const svdd__pool_post *p) {
+    if (!p) return v;
+    const __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, _mm256_set1_ps(p->m)), _mm256_set1_ps(p->r));
+    if (!p->act) return t;
+    return _mm256_blendv_ps(_mm256_mul_ps(t, _mm256_set1_ps(p->slope)), t,
+                            _mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+INLINE_AVX2 void pool8(float *y, const float *r0, const float *r1, int ox, const svdd__pool_post *p) {
     __m256 a, b, c, d;
     windows8(r0, r1, ox, &a, &b, &c, &d);
     __m256 m = a;
     m = _mm256_blendv_ps(m, b, takes8(b, m));
     m = _mm256_blendv_ps(m, c, takes8(c, m));
     m = _mm256_blendv_ps(m, d, takes8(d, m));
-    _mm256_storeu_ps(y + ox, swap_middle(m));
+    _mm256_storeu_ps(y + ox, swap_middle(post8(m, p)));
 }
 INLINE_AVX2 void unpool8(float *d0, float *d1, const float *r0, const float *r1, const float *g, int ox) {
     __m256 a, b, c, d;
@@ -102,10 +122,10 @@ INLINE_AVX2 void unpool8(float *d0, float *d1, const float *r0, const float *r1,
     _mm256_storeu_ps(d1 + 2 * ox + 8, _mm256_unpackhi_ps(gc, gd));
 }
 /* Rows of at least 8 windows: groups of eight, the last one overlapping the one before. */
-TARGET_AVX2 static void pool_row_avx2(float *y, const float *r0, const float *r1, int Wo) {
+TARGET_AVX2 static void pool_row_avx2(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *p) {
     int ox = 0;
-    for (; ox + 8 <= Wo; ox += 8) pool8(y, r0, r1, ox);
-    if (ox < Wo) pool8(y, r0, r1, Wo - 8);
+    for (; ox + 8 <= Wo; ox += 8) pool8(y, r0, r1, ox, p);
+    if (ox < Wo) pool8(y, r0, r1, Wo - 8, p);
 }
 TARGET_AVX2 static void unpool_row_avx2(float *d0, float *d1, const float *r0, const float *r1, const float *g, int Wo) {
     int ox = 0;
@@ -114,10 +134,10 @@ TARGET_AVX2 static void unpool_row_avx2(float *d0, float *d1, const float *r0, c
 }
 #endif
 
-static void pool_row(float *y, const float *r0, const float *r1, int Wo, int simd) {
+static void pool_row(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *p, int simd) {
 #if SVDD_POOL_AVX2
     if (simd && Wo >= 8) {
-        pool_row_avx2(y, r0, r1, Wo);
+        pool_row_avx2(y, r0, r1, Wo, p);
         return;
     }
 #else
@@ -125,19 +145,19 @@ static void pool_row(float *y, const float *r0, const float *r1, int Wo, int sim
 #endif
     int ox = 0;
 #if SVDD_POOL_SSE2
-    for (; ox + 4 <= Wo; ox += 4) pool4(y, r0, r1, ox);
+    for (; ox + 4 <= Wo; ox += 4) pool4(y, r0, r1, ox, p);
     /* The last windows again as one group of four ending at Wo, overlapping the previous group:
      * it writes the same values there, and the MNIST widths (14, 7) leave 2 or 3 windows that
      * would otherwise go one by one. */
     if (ox < Wo && Wo >= 4) {
-        pool4(y, r0, r1, Wo - 4);
+        pool4(y, r0, r1, Wo - 4, p);
         ox = Wo;
     }
 #endif
     for (; ox < Wo; ox++) {
         float m;
         (void)winner(r0, r1, ox, &m);
-        y[ox] = m;
+        y[ox] = post1(m, p);
     }
 }
 
@@ -191,7 +211,12 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
 }
 
 void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd) {
-    pool_row(y, r0, r1, Wo, simd);
+    pool_row(y, r0, r1, Wo, NULL, simd);
+}
+
+void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *post,
+                              int simd) {
+    pool_row(y, r0, r1, Wo, post, simd);
 }
 
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd) {
@@ -199,7 +224,7 @@ void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int 
     for (size_t bc = 0; bc < (size_t)B * C; bc++)
         for (int oy = 0; oy < Ho; oy++) {
             const float *r0 = inp + (bc * H + 2 * (size_t)oy) * W;
-            pool_row(out + (bc * Ho + oy) * Wo, r0, r0 + W, Wo, simd);
+            pool_row(out + (bc * Ho + oy) * Wo, r0, r0 + W, Wo, NULL, simd);
         }
 }
 

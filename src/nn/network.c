@@ -241,6 +241,8 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
             size_t w = layer_workspace(st, i, B, net->threads);
             if (w > ws) ws = w;
         }
+        const size_t inf = svdd__stack_infer_scratch(st) * (size_t)(net->threads < B ? net->threads : B);
+        if (inf > ws) ws = inf;
     }
     net->cache_block = svdd__alloc(total + 1, sizeof(float));
     net->grad_len = glen;
@@ -338,13 +340,16 @@ static svdd__layer *pool_after(svdd__stack *st, int i) {
 }
 
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train) {
+    st->input = x;
+    return svdd__stack_forward_from(net, st, x, B, train, 0);
+}
+
+const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const float *in, int B, int train, int first) {
     svdd__gemm_single_thread();
     /* the buffers were reserved for at least net->threads threads */
     svdd__workspace ws = net->ws;
     ws.threads = net->threads < net->ws.threads ? net->threads : net->ws.threads;
-    st->input = x;
-    const float *in = x;
-    for (int i = 0; i < st->n; i++) {
+    for (int i = first; i < st->n; i++) {
         svdd__layer *L = &st->layers[i];
         const float *w = net->params + L->w_off;
         float *o = L->out;

@@ -7,6 +7,9 @@
 
 #include "layers.h"
 
+/* Layers in one stack at most (the spec parser refuses more). */
+#define SVDD__MAX_LAYERS 64
+
 typedef enum svdd__layer_kind {
     SVDD__CONV2D,
     SVDD__CONV_TRANSPOSE2D,
@@ -106,6 +109,16 @@ int svdd__output_overwritten(const svdd__stack *st, int i);
  * x must stay alive until the matching backward. A forward may overwrite what the last backward
  * returned. */
 const float *svdd__stack_forward(svdd_net *net, svdd__stack *st, const float *x, int B, int train);
+/* The same from layer `first` on, whose input is `in` (the stack's input must be set already). */
+const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const float *in, int B, int train, int first);
+
+/* An evaluation-mode forward that keeps only the output (infer.c): the stack's output as
+ * svdd__stack_forward(net, st, x, B, 0) gives it (up to the sign of a zero), but the other layers'
+ * outputs are left undefined, so no backward may follow. Faster where the stack opens with
+ * direct convolutions (the MNIST encoder): they run image by image through the opening blocks. */
+const float *svdd__stack_infer(svdd_net *net, svdd__stack *st, const float *x, int B);
+/* Floats of workspace per thread svdd__stack_infer needs (0: it runs layer by layer). */
+size_t svdd__stack_infer_scratch(const svdd__stack *st);
 
 /* Back-propagate dout (gradient of the stack's output) through layers n-1 down to `stop`,
  * accumulating parameter gradients. Returns the gradient of the input of layer `stop` (a network

@@ -22,7 +22,6 @@
 
 #include "network.h"
 
-#define SPEC_MAX_LAYERS 64
 #define SPEC_MAX_LINE 256
 #define SPEC_MAX_DIM 65536
 /* 256 M parameters: far above any network here, far below size_t overflow. */
@@ -226,7 +225,7 @@ static svdd_status parse_layer(parser *ps, svdd__layer *L, char **tok, int n, in
 
 svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_name, svdd_error *err) {
     parser ps = {spec_name ? spec_name : "spec", 0, err, 0, 0};
-    svdd__layer layers[2][SPEC_MAX_LAYERS];
+    svdd__layer layers[2][SVDD__MAX_LAYERS];
     int nl[2] = {0, 0};
     int section = -1, have_version = 0, have_input = 0, have_decoder = 0;
     int c = 0, h = 0, w = 0, in_c = 0, in_h = 0, in_w = 0, lat_c = 0;
@@ -275,7 +274,7 @@ svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_n
             have_decoder = 1;
         } else {
             if (section < 0) return bad(&ps, "layer '%s' before 'encoder'", tok[0]);
-            if (nl[section] == SPEC_MAX_LAYERS) return bad(&ps, "more than 64 layers in a section");
+            if (nl[section] == SVDD__MAX_LAYERS) return bad(&ps, "more than 64 layers in a section");
             svdd_status st = parse_layer(&ps, &layers[section][nl[section]], tok, n, &c, &h, &w, kind_count[section]);
             if (st != SVDD_OK) return st;
             nl[section]++;
