@@ -299,6 +299,92 @@ static void test_maxpool2d_winners(void **state) {
     probe_free(&p);
 }
 
+/* Floats equal, zeros of the same sign, NaN equal to NaN. */
+static int same_float(float a, float b) { return isnan(a) ? isnan(b) : a == b && !signbit(a) == !signbit(b); }
+
+/* Eight images at once, one per lane (scoring's forward, src/kernels/conv_lanes.c): per lane the
+ * floats of the per-image AVX2 kernel (the same fused multiply-adds in the same order), from both
+ * the AVX2 and the portable version, over shapes that take every tile; the gathers into and out
+ * of the lanes along the way. Without AVX2 the per-image kernel sums without fusing: then within
+ * 1e-5. */
+static void test_conv_lanes(void **state) {
+    (void)state;
+    const int shapes[][6] = {{1, 28, 28, 8, 5, 2}, {8, 14, 14, 4, 5, 2}, {2, 9, 13, 5, 3, 1},
+                             {3, 6, 7, 1, 5, 4},   {4, 5, 11, 7, 3, 0},  {1, 3, 17, 2, 3, 1}};
+    const int avx2 = svdd__cpu_avx2_fma();
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int Cin = shapes[si][0], H = shapes[si][1], W = shapes[si][2], Cout = shapes[si][3], K = shapes[si][4],
+                  P = shapes[si][5], Hp = H + 2 * P, Wp = W + 2 * P, Ho = Hp - K + 1, Wo = Wp - K + 1;
+        const size_t in = (size_t)Cin * H * W, out = (size_t)Cout * Ho * Wo;
+        float *x = malloc(8 * in * sizeof(float)), *w = malloc((size_t)Cout * Cin * K * K * sizeof(float));
+        float *want = malloc(8 * out * sizeof(float)), *got = malloc(8 * out * sizeof(float));
+        float *pad = malloc(svdd__conv_direct_pad_floats(Cin, H, W, K, P) * sizeof(float));
+        float *xp = svdd__alloc((size_t)Cin * Hp * Wp * 8, sizeof(float)), *o8 = svdd__alloc(out * 8, sizeof(float));
+        svdd_test_fill_uniform(x, 8 * in, -1, 1, 40 + si);
+        svdd_test_fill_uniform(w, (size_t)Cout * Cin * K * K, -0.5f, 0.5f, 50 + si);
+        for (int l = 0; l < 8; l++)
+            svdd__conv_direct_forward(want + l * out, x + l * in, w, Cin, H, W, Cout, K, P, pad, avx2);
+        for (int simd = 0; simd <= avx2; simd++) {
+            memset(xp, 0, (size_t)Cin * Hp * Wp * 8 * sizeof(float));
+            for (int c = 0; c < Cin; c++)
+                for (int y = 0; y < H; y++)
+                    svdd__lanes_gather(xp + (((size_t)c * Hp + y + P) * Wp + P) * 8, x + ((size_t)c * H + y) * W, in, W,
+                                       simd);
+            svdd__conv_lanes_forward(o8, xp, w, Cin, H, W, Cout, K, P, simd);
+            svdd__lanes_scatter(got, out, o8, (int)out, simd);
+            for (size_t i = 0; i < 8 * out; i++) {
+                const int ok = avx2 ? same_float(got[i], want[i]) : fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i]));
+                if (!ok)
+                    fail_msg("lanes convolution %dx%dx%d -> %d, k=%d pad=%d, %s: image %zu float %zu: %.9g, want %.9g",
+                             Cin, H, W, Cout, K, P, simd ? "AVX2" : "portable", i / out, i % out, got[i], want[i]);
+            }
+        }
+        free(x), free(w), free(want), free(got), free(pad), free(xp), free(o8);
+    }
+}
+
+/* The lanes' pooling with evaluation batch norm and leaky ReLU after it: per lane what the row
+ * kernel gives, bit for bit, with NaN, ties and signed zeros in the windows, odd edges, both
+ * paths; and the plane without pooling through the same formula. */
+static void test_maxpool2d_lanes(void **state) {
+    (void)state;
+    enum { H = 5, WMAX = 21 };
+    static float x[H * WMAX * 8] __attribute__((aligned(32))), dst[H * WMAX * 8] __attribute__((aligned(32)));
+    float plane[H * WMAX], row[WMAX];
+    /* both zeros: which of two equal maxima wins shows in the sign (with m = 0, r = 1) */
+    const float values[6] = {-1.0f, 0.0f, 1.0f, NAN, 0.25f, -0.0f};
+    const svdd__pool_post posts[3] = {{0.5f, 2.0f, 0.01f, 1}, {-0.25f, 0.7f, 0.0f, 0}, {0.0f, 1.0f, 0.2f, 1}};
+    svdd__rng r;
+    svdd__rng_seed(&r, 19, 4);
+    for (int W = 2; W <= WMAX; W += 3)
+        for (int pi = 0; pi < 3; pi++)
+            for (int pool = 0; pool <= 1; pool++)
+                for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
+                    const svdd__pool_post *post = &posts[pi];
+                    for (int i = 0; i < H * W * 8; i++) x[i] = values[svdd__rng_below(&r, 6)];
+                    const int Ho = pool ? H / 2 : H, Wo = pool ? W / 2 : W;
+                    svdd__maxpool2d_lanes_post(dst, (size_t)Wo * 8, x, H, W, post, pool, simd);
+                    for (int l = 0; l < 8; l++) {
+                        for (int i = 0; i < H * W; i++) plane[i] = x[i * 8 + l];
+                        for (int y = 0; y < Ho; y++) {
+                            if (pool) {
+                                svdd__maxpool2d_row_post(row, plane + 2 * y * W, plane + (2 * y + 1) * W, Wo, post,
+                                                         simd);
+                            } else {
+                                for (int q = 0; q < W; q++) {
+                                    const float t = (plane[y * W + q] - post->m) * post->r;
+                                    row[q] = !post->act || t > 0.0f ? t : t * post->slope;
+                                }
+                            }
+                            for (int q = 0; q < Wo; q++)
+                                if (!same_float(dst[(y * Wo + q) * 8 + l], row[q]))
+                                    fail_msg("lanes pooling W=%d post %d pool %d simd %d: lane %d (%d,%d): %g, want %g",
+                                             W, pi, pool, simd, l, y, q, dst[(y * Wo + q) * 8 + l], row[q]);
+                        }
+                    }
+                }
+}
+
 static void test_upsample2d(void **state) {
     (void)state;
     probe p;
@@ -682,7 +768,8 @@ int main(void) {
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
         cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
-        cmocka_unit_test(test_batchnorm_fused),
+        cmocka_unit_test(test_batchnorm_fused), cmocka_unit_test(test_conv_lanes),
+        cmocka_unit_test(test_maxpool2d_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

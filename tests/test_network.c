@@ -620,6 +620,9 @@ static void test_stack_infer(void **state) {
     check_infer(mnist, "mnist-lenet", 200, 1, 200);
     check_infer(INFER_SPEC, "infer-blocks", 1, 1, 1);
     check_infer(INFER_SPEC, "infer-blocks", 9, 2, 16);
+    /* groups of eight images, one per lane, and the images left over */
+    check_infer(INFER_SPEC, "infer-blocks", 19, 1, 32);
+    check_infer(INFER_SPEC, "infer-blocks", 37, 2, 40);
     /* CIFAR-10's convolutions take the products: nothing to run image by image */
     svdd_net *net = make("cifar10-lenet");
     assert_int_equal(svdd__stack_infer_scratch(&net->enc), 0);

@@ -77,6 +77,19 @@ size_t svdd__conv_direct_wgrad_floats(int Cin, int H, int W, int Cout, int K, in
  * objective (tests/test_torch_step.c) past its tolerances, so those stay on the products. */
 int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd);
 
+/* ---- eight images at once, one per lane (conv_lanes.c) ----
+ * out (Cout, Ho, Wo, 8) = the convolution of xp (Cin, H + 2P, W + 2P, 8), zero-padded by the
+ * caller, with w (Cout, Cin, K, K); both 32-byte aligned. Per lane the floats of
+ * svdd__conv_direct_forward's AVX2 kernel. simd: the AVX2+FMA version (only when
+ * svdd__cpu_avx2_fma()), else fmaf loops. */
+#define SVDD__LANES8 8
+void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout, int K,
+                              int P, int simd);
+/* n floats of eight images into the lanes: dst[q * 8 + l] = src[l * stride + q], dst 32-byte
+ * aligned; and back out: dst[l * stride + q] = src[q * 8 + l]. */
+void svdd__lanes_gather(float *dst, const float *src, size_t stride, int n, int simd);
+void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int simd);
+
 /* The direct backward runs over groups of this many images, whatever the thread count: each
  * group's weight gradient is kept apart and svdd__conv_direct_add_groups adds them in order, so
  * that the sum, and a whole training run, is the same on any number of threads. */

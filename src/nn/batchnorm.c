@@ -210,8 +210,9 @@ void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd
     forward_train(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, &fuse, threads, simd);
 }
 
-/* Batch norm's scale in evaluation mode. */
 static float eval_rstd(float run_var, float eps) { return (float)(1.0 / sqrt((double)run_var + eps)); }
+
+float svdd__batchnorm_eval_scale(float run_var, float eps) { return eval_rstd(run_var, eps); }
 
 /* With pooling, the pooling runs first, on the raw plane, and batch norm and the leaky ReLU on a
  * quarter of the values: both are non-decreasing (r > 0, slope >= 0), so the maximum of their

@@ -54,6 +54,8 @@ void svdd__linear_backward(float *dinp, float *dw, const float *dout, const floa
 void svdd__batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean,
                                    float *run_var, const float *inp, int B, int C, int S, float eps,
                                    float momentum, int threads);
+/* Evaluation mode's scale 1 / sqrt(run_var + eps), rounded as the functions here round it. */
+float svdd__batchnorm_eval_scale(float run_var, float eps);
 /* Evaluation mode: out = (inp - run_mean) / sqrt(run_var + eps). */
 void svdd__batchnorm_forward_eval(float *out, const float *inp, const float *run_mean,
                                   const float *run_var, int B, int C, int S, float eps);
@@ -88,6 +90,11 @@ typedef struct svdd__pool_post {
 } svdd__pool_post;
 void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *post,
                               int simd);
+/* A plane of eight images, one per lane, x (H, W, 8), 32-byte aligned: its 2x2 max pooling (pool)
+ * or the plane itself, through post (not NULL), written as rows of 8-float pixels `ld` floats
+ * apart at dst (aligned too): per lane the values svdd__maxpool2d_row_post gives. */
+void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
+                                int pool, int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

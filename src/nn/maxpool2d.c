@@ -219,6 +219,63 @@ void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo
     pool_row(y, r0, r1, Wo, post, simd);
 }
 
+/* ---- planes of eight images, one per lane (src/kernels/conv_lanes.c) ---- */
+
+static void lanes_portable(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *p, int pool) {
+    const int Ho = pool ? H / 2 : H, Wo = pool ? W / 2 : W;
+    for (int y = 0; y < Ho; y++)
+        for (int ox = 0; ox < Wo; ox++)
+            for (int l = 0; l < 8; l++) {
+                float m;
+                if (pool) {
+                    const float *r0 = x + ((size_t)2 * y * W + 2 * (size_t)ox) * 8 + l, *r1 = r0 + (size_t)W * 8;
+                    const float a = r0[0], b = r0[8], c = r1[0], d = r1[8];
+                    m = a;
+                    if (TAKES(b, m)) m = b;
+                    if (TAKES(c, m)) m = c;
+                    if (TAKES(d, m)) m = d;
+                } else {
+                    m = x[((size_t)y * W + ox) * 8 + l];
+                }
+                dst[(size_t)y * ld + (size_t)ox * 8 + l] = post1(m, p);
+            }
+}
+
+#if SVDD_POOL_AVX2
+TARGET_AVX2 static void lanes_avx2(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *p,
+                                   int pool) {
+    const int Ho = pool ? H / 2 : H, Wo = pool ? W / 2 : W;
+    for (int y = 0; y < Ho; y++)
+        for (int ox = 0; ox < Wo; ox++) {
+            __m256 m;
+            if (pool) {
+                const float *r0 = x + ((size_t)2 * y * W + 2 * (size_t)ox) * 8, *r1 = r0 + (size_t)W * 8;
+                const __m256 b = _mm256_load_ps(r0 + 8), c = _mm256_load_ps(r1), d = _mm256_load_ps(r1 + 8);
+                m = _mm256_load_ps(r0);
+                m = _mm256_blendv_ps(m, b, takes8(b, m));
+                m = _mm256_blendv_ps(m, c, takes8(c, m));
+                m = _mm256_blendv_ps(m, d, takes8(d, m));
+            } else {
+                m = _mm256_load_ps(x + ((size_t)y * W + ox) * 8);
+            }
+            _mm256_store_ps(dst + (size_t)y * ld + (size_t)ox * 8, post8(m, p));
+        }
+}
+#endif
+
+void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
+                                int pool, int simd) {
+#if SVDD_POOL_AVX2
+    if (simd) {
+        lanes_avx2(dst, ld, x, H, W, post, pool);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    lanes_portable(dst, ld, x, H, W, post, pool);
+}
+
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd) {
     const int Ho = H / 2, Wo = W / 2;
     for (size_t bc = 0; bc < (size_t)B * C; bc++)

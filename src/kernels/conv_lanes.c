@@ -1,0 +1,193 @@
+/* Direct convolution of eight images at once, one image per SIMD lane (scoring's forward,
+ * src/nn/infer.c).
+ *
+ * The per-image kernels (conv_direct.c) put output pixels along x in the lanes: a 28-pixel row
+ * fills 4 vectors of 8 with 4 lanes idle, a 14-pixel row 2 with 2 idle, and a third of their
+ * loads cross a cache line. Here every float of the maps is a vector of 8 images, (C, H, W, 8):
+ * no lane is ever idle, every load is one aligned vector, and 2x2 max pooling is a maximum of
+ * four whole vectors. Each lane sums the same products in the same order as the per-image AVX2
+ * kernel (one fused multiply-add per tap, over ci, ky, kx), so the two give the same floats, and
+ * the portable version (fmaf, one lane at a time) too.
+ *
+ * A tile holds NX output pixels of one row for CB channels in registers; per tap it broadcasts
+ * CB weights and loads NX input vectors (shifted by kx). */
+#include <math.h>
+
+#include "kernels.h"
+
+#define L8 SVDD__LANES8
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define LANES_X86 1
+#include <immintrin.h>
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+#endif
+
+typedef struct lanes_geom {
+    const float *xp, *w; /* padded input (Cin, Hp, Wp, 8); weights (Cout, Cin, K, K) */
+    float *out;          /* (Cout, Ho, Wo, 8) */
+    int Cin, K, Hp, Wp, Ho, Wo;
+} lanes_geom;
+
+static void forward_portable(const lanes_geom *g, int Cout) {
+    const int K = g->K, KK = K * K;
+    for (int co = 0; co < Cout; co++)
+        for (int oy = 0; oy < g->Ho; oy++)
+            for (int ox = 0; ox < g->Wo; ox++)
+                for (int l = 0; l < L8; l++) {
+                    float s = 0.0f;
+                    for (int ci = 0; ci < g->Cin; ci++)
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++)
+                                s = fmaf(g->w[((size_t)co * g->Cin + ci) * KK + ky * K + kx],
+                                         g->xp[(((size_t)ci * g->Hp + oy + ky) * g->Wp + ox + kx) * L8 + l], s);
+                    g->out[(((size_t)co * g->Ho + oy) * g->Wo + ox) * L8 + l] = s;
+                }
+}
+
+#if LANES_X86
+INLINE_AVX2 void lanes_tile(const lanes_geom *g, const int NX, const int CB, int oy, int ox0, int co) {
+    __m256 acc[12]; /* flat and small, so that GCC keeps it in registers */
+#define ACC(j, c) acc[(j) * CB + (c)]
+#pragma GCC unroll 12
+    for (int i = 0; i < NX * CB; i++) acc[i] = _mm256_setzero_ps();
+    const size_t wstride = (size_t)g->Cin * g->K * g->K;
+    for (int ci = 0; ci < g->Cin; ci++)
+        for (int ky = 0; ky < g->K; ky++) {
+            const float *row = g->xp + (((size_t)ci * g->Hp + oy + ky) * g->Wp + ox0) * L8;
+            const float *wk = g->w + (size_t)co * wstride + ((size_t)ci * g->K + ky) * g->K;
+            for (int kx = 0; kx < g->K; kx++) {
+                __m256 wv[3];
+#pragma GCC unroll 3
+                for (int c = 0; c < CB; c++) wv[c] = _mm256_broadcast_ss(wk + c * wstride + kx);
+#pragma GCC unroll 12
+                for (int j = 0; j < NX; j++) {
+                    __m256 x = _mm256_load_ps(row + (size_t)(j + kx) * L8);
+                    /* into a register once: GCC would fold the load into each of the CB FMAs */
+                    __asm__("" : "+x"(x));
+#pragma GCC unroll 3
+                    for (int c = 0; c < CB; c++) ACC(j, c) = _mm256_fmadd_ps(wv[c], x, ACC(j, c));
+                }
+            }
+        }
+#pragma GCC unroll 3
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NX; j++)
+            _mm256_store_ps(g->out + (((size_t)(co + c) * g->Ho + oy) * g->Wo + ox0 + j) * L8, ACC(j, c));
+#undef ACC
+}
+
+/* One case per tile shape lanes_max_nx allows, compiled with constant sizes. */
+#define LT_CASE(NX, CB)                                                                                                \
+    case (NX) * 10 + (CB): lanes_tile(g, NX, CB, oy, ox0, co); break;
+
+TARGET_AVX2 static void lanes_tile_any(const lanes_geom *g, int NX, int CB, int oy, int ox0, int co) {
+    switch (NX * 10 + CB) {
+        LT_CASE(1, 1) LT_CASE(2, 1) LT_CASE(3, 1) LT_CASE(4, 1) LT_CASE(5, 1) LT_CASE(6, 1)
+        LT_CASE(1, 2) LT_CASE(2, 2) LT_CASE(3, 2) LT_CASE(4, 2) LT_CASE(5, 2) LT_CASE(6, 2)
+        LT_CASE(1, 3) LT_CASE(2, 3) LT_CASE(3, 3) LT_CASE(4, 3)
+    default: break; /* not reached: forward_avx2 gives only these */
+    }
+}
+
+/* Largest row tile for CB channels: NX*CB <= 12 accumulators and, with CB weights and one input,
+ * <= 16 registers; at most 6. */
+static int lanes_max_nx(int CB) {
+    int nx = 6;
+    while (nx > 1 && (nx * CB > 12 || nx * CB + CB + 1 > 16)) nx--;
+    return nx;
+}
+
+TARGET_AVX2 static void forward_avx2(const lanes_geom *g, int Cout) {
+    /* blocks of at most 3 channels, as even as possible (8 channels: 2 + 3 + 3; 4: 2 + 2) */
+    const int nblk = (Cout + 2) / 3;
+    for (int b = 0; b < nblk; b++) {
+        const int co = Cout * b / nblk, CB = Cout * (b + 1) / nblk - co, NXmax = lanes_max_nx(CB);
+        for (int oy = 0; oy < g->Ho; oy++)
+            for (int ox0 = 0; ox0 < g->Wo; ox0 += NXmax)
+                lanes_tile_any(g, g->Wo - ox0 < NXmax ? g->Wo - ox0 : NXmax, CB, oy, ox0, co);
+    }
+}
+#endif
+
+/* ---- into and out of the lanes ---- */
+
+#if LANES_X86
+/* r[l] = eight floats of image l in, pixel q's eight images out. */
+INLINE_AVX2 void transpose8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+TARGET_AVX2 static int gather_avx2(float *dst, const float *src, size_t stride, int n) {
+    int q = 0;
+    for (; q + L8 <= n; q += L8) {
+        __m256 r[8];
+        for (int l = 0; l < L8; l++) r[l] = _mm256_loadu_ps(src + (size_t)l * stride + q);
+        transpose8(r);
+        for (int j = 0; j < L8; j++) _mm256_store_ps(dst + (size_t)(q + j) * L8, r[j]);
+    }
+    return q;
+}
+
+TARGET_AVX2 static int scatter_avx2(float *dst, size_t stride, const float *src, int n) {
+    int q = 0;
+    for (; q + L8 <= n; q += L8) {
+        __m256 r[8];
+        for (int j = 0; j < L8; j++) r[j] = _mm256_load_ps(src + (size_t)(q + j) * L8);
+        transpose8(r); /* its own inverse */
+        for (int l = 0; l < L8; l++) _mm256_storeu_ps(dst + (size_t)l * stride + q, r[l]);
+    }
+    return q;
+}
+#endif
+
+void svdd__lanes_gather(float *dst, const float *src, size_t stride, int n, int simd) {
+    int q = 0;
+#if LANES_X86
+    if (simd) q = gather_avx2(dst, src, stride, n);
+#else
+    (void)simd;
+#endif
+    for (; q < n; q++)
+        for (int l = 0; l < L8; l++) dst[(size_t)q * L8 + l] = src[(size_t)l * stride + q];
+}
+
+void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int simd) {
+    int q = 0;
+#if LANES_X86
+    if (simd) q = scatter_avx2(dst, stride, src, n);
+#else
+    (void)simd;
+#endif
+    for (; q < n; q++)
+        for (int l = 0; l < L8; l++) dst[(size_t)l * stride + q] = src[(size_t)q * L8 + l];
+}
+
+void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout, int K,
+                              int P, int simd) {
+    const int Hp = H + 2 * P, Wp = W + 2 * P;
+    const lanes_geom g = {.xp = xp, .w = w, .out = out, .Cin = Cin, .K = K, .Hp = Hp, .Wp = Wp,
+                          .Ho = Hp - K + 1, .Wo = Wp - K + 1};
+#if LANES_X86
+    if (simd) {
+        forward_avx2(&g, Cout);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    forward_portable(&g, Cout);
+}
