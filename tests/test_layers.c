@@ -302,11 +302,13 @@ static void test_maxpool2d_winners(void **state) {
 /* Floats equal, zeros of the same sign, NaN equal to NaN. */
 static int same_float(float a, float b) { return isnan(a) ? isnan(b) : a == b && !signbit(a) == !signbit(b); }
 
-/* Eight images at once, one per lane (scoring's forward, src/kernels/conv_lanes.c): per lane the
- * floats of the per-image AVX2 kernel (the same fused multiply-adds in the same order), from both
- * the AVX2 and the portable version, over shapes that take every tile; the gathers into and out
- * of the lanes along the way. Without AVX2 the per-image kernel sums without fusing: then within
- * 1e-5. */
+static double max_scaled_diff(const float *a, const float *b, size_t n);
+
+/* Eight images at once, one per lane (src/kernels/conv_lanes.c): per lane the floats of the
+ * per-image AVX2 kernel (the same fused multiply-adds in the same order), from both the AVX2 and
+ * the portable version, over shapes that take every tile; the gathers into and out of the lanes
+ * along the way. Without AVX2 the per-image kernel sums without fusing: then within 1e-5. The
+ * weight gradient: both versions the same floats, their sum within 1e-5 of the per-image one. */
 static void test_conv_lanes(void **state) {
     (void)state;
     const int shapes[][6] = {{1, 28, 28, 8, 5, 2}, {8, 14, 14, 4, 5, 2}, {2, 9, 13, 5, 3, 1},
@@ -339,6 +341,31 @@ static void test_conv_lanes(void **state) {
                              Cin, H, W, Cout, K, P, simd ? "AVX2" : "portable", i / out, i % out, got[i], want[i]);
             }
         }
+        /* the weight gradient: the portable version gives the AVX2 one's floats; lane sums
+         * against the per-image kernel's (another order: within 1e-5 of the largest) */
+        float *g = malloc(8 * out * sizeof(float)), *g8 = svdd__alloc(out * 8, sizeof(float));
+        const size_t nw = (size_t)Cout * Cin * K * K;
+        float *v[2], *dw = calloc(nw, sizeof(float)), *dw_ref = calloc(nw, sizeof(float));
+        float *vref = calloc(nw * 8, sizeof(float));
+        float *wpad = malloc(svdd__conv_direct_wgrad_floats(Cin, H, W, Cout, K, P) * sizeof(float));
+        svdd_test_fill_uniform(g, 8 * out, -1, 1, 60 + si);
+        svdd__lanes_gather_images(g8, g, out, Cout, Ho, Wo, 0, 0);
+        memset(xp, 0, (size_t)Cin * Hp * Wp * 8 * sizeof(float));
+        svdd__lanes_gather_images(xp, x, in, Cin, H, W, P, 0);
+        for (int simd = 0; simd < 2; simd++) {
+            v[simd] = calloc(nw * 8, sizeof(float));
+            svdd__conv_lanes_wgrad(v[simd], g8, (size_t)Wo * 8, out / Cout * 8, xp, Cin, H, W, Cout, K, P,
+                                   simd && avx2);
+        }
+        for (size_t i = 0; i < nw * 8; i++)
+            if (!same_float(v[0][i], v[1][i])) fail_msg("lanes weight gradient, portable against AVX2: float %zu", i);
+        svdd__conv_direct_wgrad_reduce(dw, v[1], nw);
+        for (int l = 0; l < 8; l++)
+            svdd__conv_direct_wgrad(vref, g + l * out, x + l * in, Cin, H, W, Cout, K, P, wpad, avx2);
+        svdd__conv_direct_wgrad_reduce(dw_ref, vref, nw);
+        const double d = max_scaled_diff(dw, dw_ref, nw);
+        if (!(d < 1e-5)) fail_msg("lanes weight gradient %dx%dx%d -> %d: %.2e from the per-image one", Cin, H, W, Cout, d);
+        free(g), free(g8), free(v[0]), free(v[1]), free(dw), free(dw_ref), free(vref), free(wpad);
         free(x), free(w), free(want), free(got), free(pad), free(xp), free(o8);
     }
 }
@@ -572,6 +599,13 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(1, 5, 2, 8, 8, 4, 5, 2, 53);
     compare_conv_paths(1, 5, 4, 16, 16, 8, 5, 3, 54);
     compare_conv_paths(1, 5, 8, 28, 28, 1, 5, 2, 55);
+    /* whole groups of eight images, which the direct path takes in the lanes with AVX2, and the
+     * images left over (on two threads the forward's slices hold 9 and 10 or 8 and 9 of them) */
+    compare_conv_paths(0, 19, 1, 28, 28, 8, 5, 2, 68);
+    compare_conv_paths(0, 17, 8, 14, 14, 4, 5, 2, 69);
+    compare_conv_paths(0, 16, 3, 9, 13, 5, 3, 1, 70);
+    compare_conv_paths(0, 9, 2, 6, 5, 13, 3, 2, 71);
+    compare_conv_paths(0, 8, 2, 7, 12, 3, 3, 0, 72);
     /* wider than 32 with a tail, odd heights, K = 3, no padding, padding K - 1, many channels */
     compare_conv_paths(0, 3, 3, 9, 45, 10, 3, 1, 56);
     compare_conv_paths(0, 2, 2, 7, 12, 3, 3, 0, 57);

@@ -1,13 +1,14 @@
-/* Direct convolution of eight images at once, one image per SIMD lane (scoring's forward,
- * src/nn/infer.c).
+/* Direct convolution of eight images at once, one image per SIMD lane: scoring's forward
+ * (src/nn/infer.c), and the direct path's forward and input gradient in training
+ * (src/nn/conv2d.c) on whole groups of eight.
  *
  * The per-image kernels (conv_direct.c) put output pixels along x in the lanes: a 28-pixel row
  * fills 4 vectors of 8 with 4 lanes idle, a 14-pixel row 2 with 2 idle, and a third of their
  * loads cross a cache line. Here every float of the maps is a vector of 8 images, (C, H, W, 8):
- * no lane is ever idle, every load is one aligned vector, and 2x2 max pooling is a maximum of
- * four whole vectors. Each lane sums the same products in the same order as the per-image AVX2
- * kernel (one fused multiply-add per tap, over ci, ky, kx), so the two give the same floats, and
- * the portable version (fmaf, one lane at a time) too.
+ * no lane is ever idle, every load is one whole vector (aligned, as the callers' scratch is),
+ * and 2x2 max pooling is a maximum of four vectors. Each lane sums the same products in the same
+ * order as the per-image AVX2 kernel (one fused multiply-add per tap, over ci, ky, kx), so the
+ * two give the same floats, and the portable version (fmaf, one lane at a time) too.
  *
  * A tile holds NX output pixels of one row for CB channels in registers; per tap it broadcasts
  * CB weights and loads NX input vectors (shifted by kx). */
@@ -63,7 +64,7 @@ INLINE_AVX2 void lanes_tile(const lanes_geom *g, const int NX, const int CB, int
                 for (int c = 0; c < CB; c++) wv[c] = _mm256_broadcast_ss(wk + c * wstride + kx);
 #pragma GCC unroll 12
                 for (int j = 0; j < NX; j++) {
-                    __m256 x = _mm256_load_ps(row + (size_t)(j + kx) * L8);
+                    __m256 x = _mm256_loadu_ps(row + (size_t)(j + kx) * L8);
                     /* into a register once: GCC would fold the load into each of the CB FMAs */
                     __asm__("" : "+x"(x));
 #pragma GCC unroll 3
@@ -75,7 +76,7 @@ INLINE_AVX2 void lanes_tile(const lanes_geom *g, const int NX, const int CB, int
     for (int c = 0; c < CB; c++)
 #pragma GCC unroll 6
         for (int j = 0; j < NX; j++)
-            _mm256_store_ps(g->out + (((size_t)(co + c) * g->Ho + oy) * g->Wo + ox0 + j) * L8, ACC(j, c));
+            _mm256_storeu_ps(g->out + (((size_t)(co + c) * g->Ho + oy) * g->Wo + ox0 + j) * L8, ACC(j, c));
 #undef ACC
 }
 
@@ -112,6 +113,120 @@ TARGET_AVX2 static void forward_avx2(const lanes_geom *g, int Cout) {
 }
 #endif
 
+/* ---- the weight gradient ----
+ * vacc (Cout, Cin, K, K, 8) += per lane the sum over the output pixels, in row order, of the
+ * output gradient times the input pixel each weight saw; g8 (Cout, Ho, Wo, 8) with rows `grow`
+ * and planes `gplane` floats apart (it may sit inside a padded buffer), xp8 as for the forward. */
+
+typedef struct wg_geom {
+    float *vacc;
+    const float *g8, *xp8;
+    size_t grow, gplane;
+    int Cin, K, Hp, Wp, Ho, Wo;
+} wg_geom;
+
+static void wgrad_portable(const wg_geom *g, int Cout) {
+    const int K = g->K, KK = K * K;
+    for (int co = 0; co < Cout; co++)
+        for (int ci = 0; ci < g->Cin; ci++)
+            for (int k = 0; k < KK; k++)
+                for (int l = 0; l < L8; l++) {
+                    float s = 0.0f;
+                    for (int oy = 0; oy < g->Ho; oy++)
+                        for (int ox = 0; ox < g->Wo; ox++)
+                            s = fmaf(g->g8[co * g->gplane + oy * g->grow + (size_t)ox * L8 + l],
+                                     g->xp8[(((size_t)ci * g->Hp + oy + k / K) * g->Wp + ox + k % K) * L8 + l], s);
+                    g->vacc[(((size_t)co * g->Cin + ci) * KK + k) * L8 + l] += s;
+                }
+}
+
+#if LANES_X86
+/* Weights (co..co+CB-1, ci, ky, kx..kx+KB-1): CB*KB accumulators over every output pixel. */
+INLINE_AVX2 void wg_tile(const wg_geom *g, const int CB, const int KB, int co, int ci, int ky, int kx) {
+    __m256 acc[12];
+#define ACC(c, k) acc[(c) * KB + (k)]
+#pragma GCC unroll 12
+    for (int i = 0; i < CB * KB; i++) acc[i] = _mm256_setzero_ps();
+    for (int oy = 0; oy < g->Ho; oy++) {
+        const float *xr = g->xp8 + (((size_t)ci * g->Hp + oy + ky) * g->Wp + kx) * L8;
+        const float *gr = g->g8 + co * g->gplane + oy * g->grow;
+        for (int ox = 0; ox < g->Wo; ox++) {
+            __m256 gv[7];
+#pragma GCC unroll 7
+            for (int c = 0; c < CB; c++) gv[c] = _mm256_loadu_ps(gr + c * g->gplane + (size_t)ox * L8);
+#pragma GCC unroll 5
+            for (int k = 0; k < KB; k++) {
+                __m256 x = _mm256_loadu_ps(xr + (size_t)(ox + k) * L8);
+                __asm__("" : "+x"(x)); /* once, not folded into each FMA */
+#pragma GCC unroll 7
+                for (int c = 0; c < CB; c++) ACC(c, k) = _mm256_fmadd_ps(gv[c], x, ACC(c, k));
+            }
+        }
+    }
+    const int KK = g->K * g->K;
+#pragma GCC unroll 7
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 5
+        for (int k = 0; k < KB; k++) {
+            float *p = g->vacc + (((size_t)(co + c) * g->Cin + ci) * KK + ky * g->K + kx + k) * L8;
+            _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), ACC(c, k)));
+        }
+#undef ACC
+}
+
+/* One case per shape wg_max_cb allows: CB*KB <= 12 accumulators, with CB gradients and one
+ * input <= 16 registers. */
+#define WG_CASE(CB, KB)                                                                                                \
+    case (CB) * 10 + (KB): wg_tile(g, CB, KB, co, ci, ky, kx); break;
+
+TARGET_AVX2 static void wg_tile_any(const wg_geom *g, int CB, int KB, int co, int ci, int ky, int kx) {
+    switch (CB * 10 + KB) {
+        WG_CASE(1, 1) WG_CASE(2, 1) WG_CASE(3, 1) WG_CASE(4, 1) WG_CASE(5, 1) WG_CASE(6, 1) WG_CASE(7, 1)
+        WG_CASE(1, 2) WG_CASE(2, 2) WG_CASE(3, 2) WG_CASE(4, 2) WG_CASE(5, 2)
+        WG_CASE(1, 3) WG_CASE(2, 3) WG_CASE(3, 3)
+        WG_CASE(1, 4) WG_CASE(2, 4) WG_CASE(3, 4)
+        WG_CASE(1, 5) WG_CASE(2, 5)
+    default: break; /* not reached */
+    }
+}
+
+static int wg_max_cb(int KB) {
+    int cb = 7;
+    while (cb > 1 && (cb * KB > 12 || cb * KB + cb + 1 > 16)) cb--;
+    return cb;
+}
+
+TARGET_AVX2 static void wgrad_avx2(const wg_geom *g, int Cout) {
+    for (int ci = 0; ci < g->Cin; ci++)
+        for (int ky = 0; ky < g->K; ky++)
+            for (int kx = 0; kx < g->K; kx += 5) {
+                const int KB = g->K - kx < 5 ? g->K - kx : 5, CBmax = wg_max_cb(KB);
+                /* channel blocks as even as possible (8 channels by 2: 2 + 2 + 2 + 2) */
+                const int nblk = (Cout + CBmax - 1) / CBmax;
+                for (int b = 0; b < nblk; b++) {
+                    const int co = Cout * b / nblk;
+                    wg_tile_any(g, Cout * (b + 1) / nblk - co, KB, co, ci, ky, kx);
+                }
+            }
+}
+#endif
+
+void svdd__conv_lanes_wgrad(float *vacc, const float *g8, size_t grow, size_t gplane, const float *xp8, int Cin, int H,
+                            int W, int Cout, int K, int P, int simd) {
+    const int Hp = H + 2 * P, Wp = W + 2 * P;
+    const wg_geom g = {.vacc = vacc, .g8 = g8, .xp8 = xp8, .grow = grow, .gplane = gplane, .Cin = Cin, .K = K,
+                       .Hp = Hp, .Wp = Wp, .Ho = Hp - K + 1, .Wo = Wp - K + 1};
+#if LANES_X86
+    if (simd) {
+        wgrad_avx2(&g, Cout);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    wgrad_portable(&g, Cout);
+}
+
 /* ---- into and out of the lanes ---- */
 
 #if LANES_X86
@@ -137,7 +252,7 @@ TARGET_AVX2 static int gather_avx2(float *dst, const float *src, size_t stride, 
         __m256 r[8];
         for (int l = 0; l < L8; l++) r[l] = _mm256_loadu_ps(src + (size_t)l * stride + q);
         transpose8(r);
-        for (int j = 0; j < L8; j++) _mm256_store_ps(dst + (size_t)(q + j) * L8, r[j]);
+        for (int j = 0; j < L8; j++) _mm256_storeu_ps(dst + (size_t)(q + j) * L8, r[j]);
     }
     return q;
 }
@@ -146,7 +261,7 @@ TARGET_AVX2 static int scatter_avx2(float *dst, size_t stride, const float *src,
     int q = 0;
     for (; q + L8 <= n; q += L8) {
         __m256 r[8];
-        for (int j = 0; j < L8; j++) r[j] = _mm256_load_ps(src + (size_t)(q + j) * L8);
+        for (int j = 0; j < L8; j++) r[j] = _mm256_loadu_ps(src + (size_t)(q + j) * L8);
         transpose8(r); /* its own inverse */
         for (int l = 0; l < L8; l++) _mm256_storeu_ps(dst + (size_t)l * stride + q, r[l]);
     }
@@ -174,6 +289,22 @@ void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int
 #endif
     for (; q < n; q++)
         for (int l = 0; l < L8; l++) dst[(size_t)l * stride + q] = src[(size_t)q * L8 + l];
+}
+
+void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, int C, int H, int W, int P, int simd) {
+    const int Hp = H + 2 * P, Wp = W + 2 * P;
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            svdd__lanes_gather(xp8 + (((size_t)c * Hp + y + P) * Wp + P) * L8, inp + ((size_t)c * H + y) * W, in_stride,
+                               W, simd);
+}
+
+void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,
+                             int H, int W, int Cout, int K, int P, float *xp8, float *o8) {
+    const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+    svdd__lanes_gather_images(xp8, inp, in_stride, Cin, H, W, P, 1);
+    svdd__conv_lanes_forward(o8, xp8, w, Cin, H, W, Cout, K, P, 1);
+    svdd__lanes_scatter(out, out_stride, o8, Cout * Ho * Wo, 1);
 }
 
 void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout, int K,

@@ -79,16 +79,30 @@ int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int
 
 /* ---- eight images at once, one per lane (conv_lanes.c) ----
  * out (Cout, Ho, Wo, 8) = the convolution of xp (Cin, H + 2P, W + 2P, 8), zero-padded by the
- * caller, with w (Cout, Cin, K, K); both 32-byte aligned. Per lane the floats of
+ * caller, with w (Cout, Cin, K, K) (fastest when 32-byte aligned). Per lane the floats of
  * svdd__conv_direct_forward's AVX2 kernel. simd: the AVX2+FMA version (only when
  * svdd__cpu_avx2_fma()), else fmaf loops. */
 #define SVDD__LANES8 8
 void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout, int K,
                               int P, int simd);
-/* n floats of eight images into the lanes: dst[q * 8 + l] = src[l * stride + q], dst 32-byte
- * aligned; and back out: dst[l * stride + q] = src[q * 8 + l]. */
+/* n floats of eight images into the lanes: dst[q * 8 + l] = src[l * stride + q]; and back out:
+ * dst[l * stride + q] = src[q * 8 + l]. */
 void svdd__lanes_gather(float *dst, const float *src, size_t stride, int n, int simd);
 void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int simd);
+/* Eight (C, H, W) images, image l at inp + l * in_stride, into the lanes with padding P: xp8
+ * (C, H + 2P, W + 2P, 8), only the inside written. */
+void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, int C, int H, int W, int P, int simd);
+/* Weight gradient of eight images: vacc (Cout, Cin, K, K, 8) += per lane (image) the sum over the
+ * output pixels, in row order, of g8 (Cout, Ho, Wo, 8; rows `grow`, planes `gplane` floats apart)
+ * times the input pixel each weight saw in xp8 (as for svdd__conv_lanes_forward). simd as there. */
+void svdd__conv_lanes_wgrad(float *vacc, const float *g8, size_t grow, size_t gplane, const float *xp8, int Cin, int H,
+                            int W, int Cout, int K, int P, int simd);
+/* Eight images through svdd__conv_lanes_forward on the AVX2 path: image l's (Cin, H, W) at
+ * inp + l * in_stride, its (Cout, Ho, Wo) output to out + l * out_stride; per image the floats of
+ * svdd__conv_direct_forward with simd. Scratch: xp8 (Cin, H + 2P, W + 2P, 8), whose borders the
+ * caller has zeroed (only the inside is written), and o8 (Cout, Ho, Wo, 8). */
+void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,
+                             int H, int W, int Cout, int K, int P, float *xp8, float *o8);
 
 /* The direct backward runs over groups of this many images, whatever the thread count: each
  * group's weight gradient is kept apart and svdd__conv_direct_add_groups adds them in order, so

@@ -32,13 +32,29 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
     return a > b ? a : b;
 }
 
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* With AVX2 the direct path takes eight images at a time, one per lane (conv_lanes.c): the
+ * padded maps and the output of such a group; forward: the input, the output; backward: the
+ * output gradient (padded for the input gradient's convolution), the input gradient, the input. */
+static size_t lanes_floats(int Cin, int H, int W, int Cout, int K, int P, int backward) {
+    const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1, Q = K - 1 - P;
+    const size_t x8 = round16((size_t)Cin * (H + 2 * P) * (W + 2 * P) * 8);
+    if (!backward) return x8 + round16((size_t)Cout * Ho * Wo * 8);
+    return round16((size_t)Cout * (Ho + 2 * Q) * (Wo + 2 * Q) * 8) + round16((size_t)Cin * H * W * 8) + x8;
+}
+
+/* Where the lanes' scratch starts in a thread's scratch (64-byte aligned, as every slice is). */
+static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int backward) {
+    const size_t nw = (size_t)Cout * Cin * K * K;
+    return round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * (SVDD__DIRECT_LANES + 1) : 0));
+}
+
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
  * (ngroups x Cout*Cin*K*K floats) after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
-    const size_t nw = (size_t)Cout * Cin * K * K;
-    if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0), 0);
-    const int groups = svdd__conv_direct_groups(B);
-    return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * (SVDD__DIRECT_LANES + 1), 0);
+    const size_t scratch = lanes_offset(Cin, H, W, Cout, K, P, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
+    return svdd__plan_fixed(backward ? svdd__conv_direct_groups(B) : B, threads, scratch, 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
@@ -92,12 +108,21 @@ static void forward_chunk(const void *ctx, float *col, float *dw_part, int b0, i
     svdd__cnhw_to_nchw(c->out + (size_t)b0 * c->Cout * c->S, outc, nb, c->Cout, (int)c->S);
 }
 
-/* Direct path, images [b0, b0 + nb), one at a time. */
+/* Direct path, images [b0, b0 + nb): eight at a time with AVX2, the rest one at a time. */
 static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, int b0, int nb) {
     const conv2d_call *c = ctx;
     (void)dw_part;
     const size_t in_sz = (size_t)c->Cin * c->H * c->W, out_sz = (size_t)c->Cout * c->S;
-    for (int b = b0; b < b0 + nb; b++)
+    int b = b0;
+    if (c->simd && nb >= 8) {
+        float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+        const size_t nx = round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+        memset(xp8, 0, nx * sizeof(float)); /* the borders */
+        for (; b + 8 <= b0 + nb; b += 8)
+            svdd__conv_lanes_images(c->out + b * out_sz, out_sz, c->inp + b * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
+                                    c->Cout, c->K, c->P, xp8, xp8 + nx);
+    }
+    for (; b < b0 + nb; b++)
         svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, c->w, c->Cin, c->H, c->W, c->Cout, c->K,
                                   c->P, pad, c->simd);
 }
@@ -145,15 +170,40 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
     const size_t nw = (size_t)c->Cout * c->R, in_sz = (size_t)c->Cin * c->H * c->W, out_sz = (size_t)c->Cout * c->S;
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1), *wflip = vacc + nw * SVDD__DIRECT_LANES;
     if (c->dinp) svdd__conv_weight_flip(wflip, c->w, c->Cout, c->Cin, c->K);
+    /* A whole group of eight in the lanes with AVX2: the output gradient and the input gathered
+     * once for both gradients; the input gradient the same floats as image by image, the weight
+     * gradient summed per image (lane) over the pixels, then over the images. */
+    const int Q = c->K - 1 - c->P, Wq = c->Wo + 2 * Q;
+    float *gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+    const size_t ng8 = round16((size_t)c->Cout * (c->Ho + 2 * Q) * Wq * 8), nd8 = round16(in_sz * 8);
+    float *d8 = gp8 + ng8, *xp8 = d8 + nd8;
+    const size_t nx8 = round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
+    if (lanes) { /* the borders */
+        memset(gp8, 0, ng8 * sizeof(float));
+        memset(xp8, 0, nx8 * sizeof(float));
+    }
     for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b1 = (gi + 1) * SVDD__DIRECT_GROUP < c->B ? (gi + 1) * SVDD__DIRECT_GROUP : c->B;
+        const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        for (int b = gi * SVDD__DIRECT_GROUP; b < b1; b++) {
-            const float *g = c->dout + b * out_sz;
-            svdd__conv_direct_wgrad(vacc, g, c->inp + b * in_sz, c->Cin, c->H, c->W, c->Cout, c->K, c->P, pad, c->simd);
-            if (c->dinp)
-                svdd__conv_direct_forward(c->dinp + b * in_sz, g, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K,
-                                          c->K - 1 - c->P, pad, c->simd);
+        if (lanes && b1 - b0 == 8) {
+            svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);
+            svdd__lanes_gather_images(xp8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, c->P, 1);
+            svdd__conv_lanes_wgrad(vacc, gp8 + ((size_t)Q * Wq + Q) * 8, (size_t)Wq * 8,
+                                   (size_t)(c->Ho + 2 * Q) * Wq * 8, xp8, c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+            if (c->dinp) {
+                svdd__conv_lanes_forward(d8, gp8, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q, 1);
+                svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
+            }
+        } else {
+            for (int b = b0; b < b1; b++) {
+                const float *g = c->dout + b * out_sz;
+                svdd__conv_direct_wgrad(vacc, g, c->inp + b * in_sz, c->Cin, c->H, c->W, c->Cout, c->K, c->P, pad,
+                                        c->simd);
+                if (c->dinp)
+                    svdd__conv_direct_forward(c->dinp + b * in_sz, g, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q,
+                                              pad, c->simd);
+            }
         }
         float *gsum = c->groups + (size_t)gi * nw;
         memset(gsum, 0, nw * sizeof(float));

@@ -90,9 +90,9 @@ typedef struct svdd__pool_post {
 } svdd__pool_post;
 void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *post,
                               int simd);
-/* A plane of eight images, one per lane, x (H, W, 8), 32-byte aligned: its 2x2 max pooling (pool)
- * or the plane itself, through post (not NULL), written as rows of 8-float pixels `ld` floats
- * apart at dst (aligned too): per lane the values svdd__maxpool2d_row_post gives. */
+/* A plane of eight images, one per lane, x (H, W, 8): its 2x2 max pooling (pool) or the plane
+ * itself, through post (not NULL), written as rows of 8-float pixels `ld` floats apart at dst:
+ * per lane the values svdd__maxpool2d_row_post gives. */
 void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
                                 int pool, int simd);
 

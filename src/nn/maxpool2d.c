@@ -250,15 +250,15 @@ TARGET_AVX2 static void lanes_avx2(float *dst, size_t ld, const float *x, int H,
             __m256 m;
             if (pool) {
                 const float *r0 = x + ((size_t)2 * y * W + 2 * (size_t)ox) * 8, *r1 = r0 + (size_t)W * 8;
-                const __m256 b = _mm256_load_ps(r0 + 8), c = _mm256_load_ps(r1), d = _mm256_load_ps(r1 + 8);
-                m = _mm256_load_ps(r0);
+                const __m256 b = _mm256_loadu_ps(r0 + 8), c = _mm256_loadu_ps(r1), d = _mm256_loadu_ps(r1 + 8);
+                m = _mm256_loadu_ps(r0);
                 m = _mm256_blendv_ps(m, b, takes8(b, m));
                 m = _mm256_blendv_ps(m, c, takes8(c, m));
                 m = _mm256_blendv_ps(m, d, takes8(d, m));
             } else {
-                m = _mm256_load_ps(x + ((size_t)y * W + ox) * 8);
+                m = _mm256_loadu_ps(x + ((size_t)y * W + ox) * 8);
             }
-            _mm256_store_ps(dst + (size_t)y * ld + (size_t)ox * 8, post8(m, p));
+            _mm256_storeu_ps(dst + (size_t)y * ld + (size_t)ox * 8, post8(m, p));
         }
 }
 #endif
