@@ -606,6 +606,9 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(0, 16, 3, 9, 13, 5, 3, 1, 70);
     compare_conv_paths(0, 9, 2, 6, 5, 13, 3, 2, 71);
     compare_conv_paths(0, 8, 2, 7, 12, 3, 3, 0, 72);
+    compare_conv_paths(1, 17, 2, 8, 8, 4, 5, 2, 73);
+    compare_conv_paths(1, 9, 4, 16, 16, 8, 5, 3, 74);
+    compare_conv_paths(1, 16, 3, 5, 7, 2, 3, 0, 75);
     /* wider than 32 with a tail, odd heights, K = 3, no padding, padding K - 1, many channels */
     compare_conv_paths(0, 3, 3, 9, 45, 10, 3, 1, 56);
     compare_conv_paths(0, 2, 2, 7, 12, 3, 3, 0, 57);
@@ -676,6 +679,10 @@ static void test_conv_transpose_upsampled_input(void **state) {
     /* odd sizes, K = 3 without padding, one image */
     compare_upsampled_input(1, 3, 3, 5, 2, 3, 0, 77);
     compare_upsampled_input(4, 2, 5, 3, 3, 3, 1, 78);
+    /* whole groups of eight in the lanes, and the images left over */
+    compare_upsampled_input(19, 2, 4, 4, 4, 5, 2, 79);
+    compare_upsampled_input(17, 8, 14, 14, 1, 5, 2, 80);
+    compare_upsampled_input(9, 2, 5, 3, 3, 3, 1, 81);
 }
 
 /* The plain batch norm: one double accumulator per sum, in order. */

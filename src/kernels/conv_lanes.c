@@ -1,6 +1,6 @@
 /* Direct convolution of eight images at once, one image per SIMD lane: scoring's forward
- * (src/nn/infer.c), and the direct path's forward and input gradient in training
- * (src/nn/conv2d.c) on whole groups of eight.
+ * (src/nn/infer.c), and the direct path's forward and both gradients in training on whole
+ * groups of eight (src/nn/conv2d.c, conv_transpose2d.c).
  *
  * The per-image kernels (conv_direct.c) put output pixels along x in the lanes: a 28-pixel row
  * fills 4 vectors of 8 with 4 lanes idle, a 14-pixel row 2 with 2 idle, and a third of their
@@ -297,6 +297,41 @@ void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, i
         for (int y = 0; y < H; y++)
             svdd__lanes_gather(xp8 + (((size_t)c * Hp + y + P) * Wp + P) * L8, inp + ((size_t)c * H + y) * W, in_stride,
                                W, simd);
+}
+
+void svdd__lanes_gather_images_up2(float *xp8, const float *inp, size_t in_stride, int C, int h, int w, int P,
+                                   int simd) {
+    const int Wp = 2 * w + 2 * P;
+    float row[64 * L8]; /* up to 64 pixels of a small row in the lanes, then copied to their 2x2 blocks */
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < h; y++)
+            for (int x0 = 0; x0 < w; x0 += 64) {
+                const int n = w - x0 < 64 ? w - x0 : 64;
+                svdd__lanes_gather(row, inp + ((size_t)c * h + y) * w + x0, in_stride, n, simd);
+                float *r0 = xp8 + (((size_t)c * (2 * h + 2 * P) + 2 * y + P) * Wp + P + 2 * x0) * L8;
+                float *r1 = r0 + (size_t)Wp * L8;
+                for (int q = 0; q < n; q++)
+                    for (int l = 0; l < L8; l++)
+                        r0[2 * q * L8 + l] = r0[(2 * q + 1) * L8 + l] = r1[2 * q * L8 + l] = r1[(2 * q + 1) * L8 + l] =
+                            row[q * L8 + l];
+            }
+}
+
+void svdd__lanes_scatter_down2(float *out, size_t out_stride, const float *d8, int C, int h, int w, int simd) {
+    const int W = 2 * w;
+    float row[64 * L8];
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < h; y++)
+            for (int x0 = 0; x0 < w; x0 += 64) {
+                const int n = w - x0 < 64 ? w - x0 : 64;
+                const float *r0 = d8 + (((size_t)c * 2 * h + 2 * y) * W + 2 * x0) * L8, *r1 = r0 + (size_t)W * L8;
+                /* svdd__cnhw_to_nchw_down2's order: the same floats */
+                for (int q = 0; q < n; q++)
+                    for (int l = 0; l < L8; l++)
+                        row[q * L8 + l] = (r0[2 * q * L8 + l] + r0[(2 * q + 1) * L8 + l]) +
+                                          (r1[2 * q * L8 + l] + r1[(2 * q + 1) * L8 + l]);
+                svdd__lanes_scatter(out + ((size_t)c * h + y) * w + x0, out_stride, row, n, simd);
+            }
 }
 
 void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,

@@ -92,6 +92,12 @@ void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int
 /* Eight (C, H, W) images, image l at inp + l * in_stride, into the lanes with padding P: xp8
  * (C, H + 2P, W + 2P, 8), only the inside written. */
 void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, int C, int H, int W, int P, int simd);
+/* The same for (C, h, w) images upsampled 2x on the way (nearest): xp8 (C, 2h + 2P, 2w + 2P, 8). */
+void svdd__lanes_gather_images_up2(float *xp8, const float *inp, size_t in_stride, int C, int h, int w, int P,
+                                   int simd);
+/* d8 (C, 2h, 2w, 8) out of the lanes summed over 2x2 blocks (svdd__cnhw_to_nchw_down2's floats):
+ * image l's (C, h, w) at out + l * out_stride. */
+void svdd__lanes_scatter_down2(float *out, size_t out_stride, const float *d8, int C, int h, int w, int simd);
 /* Weight gradient of eight images: vacc (Cout, Cin, K, K, 8) += per lane (image) the sum over the
  * output pixels, in row order, of g8 (Cout, Ho, Wo, 8; rows `grow`, planes `gplane` floats apart)
  * times the input pixel each weight saw in xp8 (as for svdd__conv_lanes_forward). simd as there. */

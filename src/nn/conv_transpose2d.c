@@ -43,14 +43,30 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
 /* With up = 2 the direct path also keeps one upsampled image (Cin, H, W) after its scratch. */
 static size_t up_image(int up, int Cin, int H, int W) { return up > 1 ? (size_t)Cin * H * W : 0; }
 
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* Where the per-image scratch ends and the lanes' begins (conv_lanes.c: with AVX2, whole groups
+ * of eight images one per lane), 64-byte aligned as every slice is. */
+static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int up, int backward) {
+    const size_t nw = (size_t)Cout * Cin * K * K, u = up_image(up, Cin, H, W);
+    return round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * SVDD__DIRECT_LANES : nw) + u);
+}
+
+/* A group's maps in the lanes: forward, the (upsampled) input padded by K - 1 - P and the output;
+ * backward, the output gradient padded by P, the (upsampled) input and the input gradient. */
+static size_t lanes_floats(int Cin, int H, int W, int Cout, int K, int P, int backward) {
+    const int Ho = H - 1 - 2 * P + K, Wo = W - 1 - 2 * P + K, Q = K - 1 - P;
+    if (!backward) return round16((size_t)Cin * (H + 2 * Q) * (W + 2 * Q) * 8) + round16((size_t)Cout * Ho * Wo * 8);
+    return round16((size_t)Cout * (Ho + 2 * P) * (Wo + 2 * P) * 8) + 2 * round16((size_t)Cin * H * W * 8);
+}
+
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
  * (ngroups x Cin*Cout*K*K floats) after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up,
                                     int backward) {
-    const size_t nw = (size_t)Cout * Cin * K * K, u = up_image(up, Cin, H, W);
-    if (!backward) return svdd__plan_fixed(B, threads, direct_pad(Cin, H, W, Cout, K, P, 0) + nw + u, 0);
-    const int groups = svdd__conv_direct_groups(B);
-    return svdd__plan_fixed(groups, threads, direct_pad(Cin, H, W, Cout, K, P, 1) + nw * SVDD__DIRECT_LANES + u, 0);
+    const size_t scratch =
+        lanes_offset(Cin, H, W, Cout, K, P, up, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
+    return svdd__plan_fixed(backward ? svdd__conv_direct_groups(B) : B, threads, scratch, 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up) {
@@ -98,7 +114,23 @@ static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, in
     float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
     float *upx = wflip + (size_t)c->Cout * c->Cin * c->K * c->K;
     svdd__conv_weight_flip(wflip, c->w, c->Cin, c->Cout, c->K);
-    for (int b = b0; b < b0 + nb; b++) {
+    int b = b0;
+    if (c->simd && nb >= 8) { /* eight at a time in the lanes: the same floats */
+        const int Q = c->K - 1 - c->P;
+        float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 0);
+        const size_t nx = round16((size_t)c->Cin * (c->H + 2 * Q) * (c->W + 2 * Q) * 8);
+        float *o8 = xp8 + nx;
+        memset(xp8, 0, nx * sizeof(float)); /* the borders */
+        for (; b + 8 <= b0 + nb; b += 8) {
+            if (c->up > 1)
+                svdd__lanes_gather_images_up2(xp8, c->inp + b * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, Q, 1);
+            else
+                svdd__lanes_gather_images(xp8, c->inp + b * in_sz, in_sz, c->Cin, c->H, c->W, Q, 1);
+            svdd__conv_lanes_forward(o8, xp8, wflip, c->Cin, c->H, c->W, c->Cout, c->K, Q, 1);
+            svdd__lanes_scatter(c->out + b * out_sz, out_sz, o8, (int)out_sz, 1);
+        }
+    }
+    for (; b < b0 + nb; b++) {
         const float *x = c->inp + b * in_sz;
         if (c->up > 1) {
             svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
@@ -116,10 +148,39 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
     const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up);
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
     float *upx = vacc + nw * SVDD__DIRECT_LANES;
+    /* A whole group of eight in the lanes with AVX2, as in conv2d.c: the output gradient, padded
+     * by P, is the weight gradient's input and the input gradient's; the (upsampled) input is the
+     * weight gradient's output gradient. */
+    const int Hq = c->Ho + 2 * c->P, Wq = c->Wo + 2 * c->P;
+    float *gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 1);
+    const size_t ng8 = round16((size_t)c->Cout * Hq * Wq * 8), nx8 = round16((size_t)c->Cin * c->S * 8);
+    float *x8 = gp8 + ng8, *d8 = x8 + nx8;
+    const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
+    if (lanes) memset(gp8, 0, ng8 * sizeof(float)); /* the borders */
     for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b1 = (gi + 1) * SVDD__DIRECT_GROUP < c->B ? (gi + 1) * SVDD__DIRECT_GROUP : c->B;
+        const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        for (int b = gi * SVDD__DIRECT_GROUP; b < b1; b++) {
+        if (lanes && b1 - b0 == 8) {
+            svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, c->P, 1);
+            if (c->up > 1)
+                svdd__lanes_gather_images_up2(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, 0, 1);
+            else
+                svdd__lanes_gather_images(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, 0, 1);
+            svdd__conv_lanes_wgrad(vacc, x8, (size_t)c->W * 8, c->S * 8, gp8, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P,
+                                   1);
+            if (c->dinp) {
+                svdd__conv_lanes_forward(d8, gp8, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, 1);
+                if (c->up > 1)
+                    svdd__lanes_scatter_down2(c->dinp + b0 * in_sz, in_sz, d8, c->Cin, c->H / 2, c->W / 2, 1);
+                else
+                    svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
+            }
+            float *gsum = c->groups + (size_t)gi * nw;
+            memset(gsum, 0, nw * sizeof(float));
+            svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
+            continue;
+        }
+        for (int b = b0; b < b1; b++) {
             const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
             if (c->up > 1) {
                 svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
