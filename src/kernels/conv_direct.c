@@ -243,21 +243,13 @@ INLINE_AVX2 void wgrad_tile(const wgrad_geom *g, const int CB, const int KB, int
 #undef ACC
 }
 
-/* Largest channel block for KB taps: accumulators <= 12 and, with CB gradient vectors and one
- * input vector, <= 16 registers. */
-static int wgrad_max_cb(int KB) {
-    int cb = 7;
-    while (cb > 1 && (cb * KB > 12 || cb * KB + cb + 1 > 16)) cb--;
-    return cb;
-}
-
 #define WG_CASE(unused, CB, KB)                                                                                        \
     case (CB) * 10 + (KB): wgrad_tile(g, CB, KB, co, ci, ky, kx); break;
 
 TARGET_AVX2 static void wgrad_tile_any(const wgrad_geom *g, int CB, int KB, int co, int ci, int ky, int kx) {
     switch (CB * 10 + KB) {
         UPTO7(WG_CASE, 0, 1) UPTO5(WG_CASE, 0, 2) UPTO3(WG_CASE, 0, 3) UPTO3(WG_CASE, 0, 4) UPTO2(WG_CASE, 0, 5)
-    default: break; /* not reached: wgrad_max_cb gives exactly these */
+    default: break; /* not reached: svdd__wgrad_max_cb gives exactly these */
     }
 }
 
@@ -267,7 +259,7 @@ TARGET_AVX2 static void wgrad_avx2(float *vacc, const float *gp, const float *xp
     for (int ci = 0; ci < Cin; ci++)
         for (int ky = 0; ky < K; ky++)
             for (int kx = 0; kx < K; kx += 5) {
-                const int KB = K - kx < 5 ? K - kx : 5, CBmax = wgrad_max_cb(KB);
+                const int KB = K - kx < 5 ? K - kx : 5, CBmax = svdd__wgrad_max_cb(KB);
                 for (int co = 0; co < Cout; co += CBmax)
                     wgrad_tile_any(&g, Cout - co < CBmax ? Cout - co : CBmax, KB, co, ci, ky, kx);
             }

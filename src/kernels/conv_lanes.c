@@ -174,8 +174,7 @@ INLINE_AVX2 void wg_tile(const wg_geom *g, const int CB, const int KB, int co, i
 #undef ACC
 }
 
-/* One case per shape wg_max_cb allows: CB*KB <= 12 accumulators, with CB gradients and one
- * input <= 16 registers. */
+/* One case per shape svdd__wgrad_max_cb allows. */
 #define WG_CASE(CB, KB)                                                                                                \
     case (CB) * 10 + (KB): wg_tile(g, CB, KB, co, ci, ky, kx); break;
 
@@ -190,17 +189,11 @@ TARGET_AVX2 static void wg_tile_any(const wg_geom *g, int CB, int KB, int co, in
     }
 }
 
-static int wg_max_cb(int KB) {
-    int cb = 7;
-    while (cb > 1 && (cb * KB > 12 || cb * KB + cb + 1 > 16)) cb--;
-    return cb;
-}
-
 TARGET_AVX2 static void wgrad_avx2(const wg_geom *g, int Cout) {
     for (int ci = 0; ci < g->Cin; ci++)
         for (int ky = 0; ky < g->K; ky++)
             for (int kx = 0; kx < g->K; kx += 5) {
-                const int KB = g->K - kx < 5 ? g->K - kx : 5, CBmax = wg_max_cb(KB);
+                const int KB = g->K - kx < 5 ? g->K - kx : 5, CBmax = svdd__wgrad_max_cb(KB);
                 /* channel blocks as even as possible (8 channels by 2: 2 + 2 + 2 + 2) */
                 const int nblk = (Cout + CBmax - 1) / CBmax;
                 for (int b = 0; b < nblk; b++) {

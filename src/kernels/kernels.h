@@ -110,6 +110,14 @@ void svdd__conv_lanes_wgrad(float *vacc, const float *g8, size_t grow, size_t gp
 void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,
                              int H, int W, int Cout, int K, int P, float *xp8, float *o8);
 
+/* Largest channel block of a weight-gradient tile of KB taps (conv_direct.c, conv_lanes.c): CB*KB
+ * accumulators <= 12 and, with CB gradient vectors and one input vector, <= 16 registers. */
+static inline int svdd__wgrad_max_cb(int KB) {
+    int cb = 7;
+    while (cb > 1 && (cb * KB > 12 || cb * KB + cb + 1 > 16)) cb--;
+    return cb;
+}
+
 /* The direct backward runs over groups of this many images, whatever the thread count: each
  * group's weight gradient is kept apart and svdd__conv_direct_add_groups adds them in order, so
  * that the sum, and a whole training run, is the same on any number of threads. */
