@@ -36,6 +36,10 @@ void cli_log_line(void *user, svdd_log_level level, const char *message);
 /* --name VALUE matching: when argv[*i] is `name`, store the next argument in *value, advance *i
  * and return 1; a missing value prints a message and sets *bad. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value, int *bad);
+/* --threads N (1 to 256) into *threads, as cli_opt; and setting a loaded model's thread count
+ * (CLI_OK, or the error printed and CLI_FAIL). */
+int cli_threads_opt(int argc, char **argv, int *i, int *threads, int *bad);
+int cli_model_threads(svdd_model *m, int threads);
 
 /* ---- data-set options shared by train, score, eval, experiment ---- */
 typedef struct cli_data {

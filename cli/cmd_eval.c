@@ -19,6 +19,7 @@ static void usage(FILE *f) {
             "  --split S           train | test (default test)\n"
             "options:\n"
             "  --threshold T --fpr X   evaluate with another threshold kind or rate\n"
+            "  --threads N         threads (default 2)\n"
             "  --out FILE          JSON with the metrics and the ROC curve\n",
             CLI_DATA_HELP);
 }
@@ -26,7 +27,7 @@ static void usage(FILE *f) {
 int svdd_cli_eval(int argc, char **argv) {
     cli_data d = {0};
     const char *model_path = NULL, *out = NULL, *thr = NULL, *fpr_s = NULL;
-    int bad = 0;
+    int bad = 0, threads = 2;
     for (int i = 0; i < argc && !bad; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -34,7 +35,7 @@ int svdd_cli_eval(int argc, char **argv) {
         }
         if (cli_data_opt(&d, argc, argv, &i, &bad) || cli_opt(argc, argv, &i, "--model", &model_path, &bad) ||
             cli_opt(argc, argv, &i, "--out", &out, &bad) || cli_opt(argc, argv, &i, "--threshold", &thr, &bad) ||
-            cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad))
+            cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad) || cli_threads_opt(argc, argv, &i, &threads, &bad))
             continue;
         fprintf(stderr, "svdd eval: unknown option '%s' (see svdd eval --help)\n", argv[i]);
         bad = 1;
@@ -52,7 +53,8 @@ int svdd_cli_eval(int argc, char **argv) {
     }
     svdd_model_info info;
     svdd_model_get_info(m, &info);
-    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK) goto done;
+    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK || (rc = cli_model_threads(m, threads)) != CLI_OK)
+        goto done;
     rc = CLI_FAIL;
     test = cli_data_load(&d, d.split ? d.split : "test");
     if (!test) goto done;

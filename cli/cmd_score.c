@@ -17,6 +17,7 @@ static void usage(FILE *f) {
             "  FILE.png FILE.jpg ...                      single image files\n"
             "options:\n"
             "  --threshold T, --fpr X   re-derive the threshold from the model's calibration data\n"
+            "  --threads N              threads (default 2)\n"
             "  --out FILE               CSV: index,path,label,score,anomalous (1 = anomalous)\n");
 }
 
@@ -61,7 +62,7 @@ int svdd_cli_score(int argc, char **argv) {
     cli_data d = {0};
     const char *model_path = NULL, *out = NULL, *folder = NULL, *thr = NULL, *fpr_s = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
-    int n_files = 0, bad = 0;
+    int n_files = 0, bad = 0, threads = 2;
     if (!files) return CLI_FAIL;
     for (int i = 0; i < argc && !bad; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -71,7 +72,8 @@ int svdd_cli_score(int argc, char **argv) {
         }
         if (cli_data_opt(&d, argc, argv, &i, &bad) || cli_opt(argc, argv, &i, "--model", &model_path, &bad) ||
             cli_opt(argc, argv, &i, "--out", &out, &bad) || cli_opt(argc, argv, &i, "--folder", &folder, &bad) ||
-            cli_opt(argc, argv, &i, "--threshold", &thr, &bad) || cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad))
+            cli_opt(argc, argv, &i, "--threshold", &thr, &bad) || cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad) ||
+            cli_threads_opt(argc, argv, &i, &threads, &bad))
             continue;
         if (argv[i][0] == '-') {
             fprintf(stderr, "svdd score: unknown option '%s' (see svdd score --help)\n", argv[i]);
@@ -91,7 +93,8 @@ int svdd_cli_score(int argc, char **argv) {
         rc = cli_report(&err);
         goto done;
     }
-    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK) goto done;
+    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK || (rc = cli_model_threads(m, threads)) != CLI_OK)
+        goto done;
     cli_buf csv = {0};
     cli_buf_printf(&csv, "index,path,label,score,anomalous\n");
     size_t row = 0;

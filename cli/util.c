@@ -105,6 +105,20 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value,
     return 1;
 }
 
+int cli_threads_opt(int argc, char **argv, int *i, int *threads, int *bad) {
+    const char *v = NULL;
+    if (!cli_opt(argc, argv, i, "--threads", &v, bad)) return 0;
+    long l;
+    if (!*bad && !cli_parse_int("--threads", v, 1, 256, &l)) *bad = 1;
+    else if (!*bad) *threads = (int)l;
+    return 1;
+}
+
+int cli_model_threads(svdd_model *m, int threads) {
+    svdd_error err;
+    return svdd_net_set_threads(svdd_model_net(m), threads, &err) == SVDD_OK ? CLI_OK : cli_report(&err);
+}
+
 void cli_buf_printf(cli_buf *b, const char *fmt, ...) {
     if (b->failed) return;
     for (;;) {

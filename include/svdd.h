@@ -414,7 +414,10 @@ SVDD_API void svdd_model_free(svdd_model *m);
 
 /* Scores (higher = more anomalous) and decisions (1 = anomalous: score > threshold) of images
  * [first, first + count) of `ds`, whose shape must match the model's input. Either output may be
- * NULL. The score depends on the method and, for the Mahalanobis kinds, on the threshold kind. */
+ * NULL. The score depends on the method and, for the Mahalanobis kinds, on the threshold kind.
+ * Runs on the model network's threads (svdd_net_set_threads(svdd_model_net(m), ...)): on the
+ * MNIST-sized networks the same floats on any number of them, on the others within a rounding
+ * (the matrix products' blocking follows each thread's share of the batch). */
 SVDD_API svdd_status svdd_model_score(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
                                       float *scores, uint8_t *anomalous, svdd_error *err);
 /* Latent vectors (count * latent_dim) of images of `ds`. */

@@ -38,6 +38,14 @@ check "eval other threshold" 0 "mahalanobis-quantile" -- "$svdd" eval --model "$
 check "score" 0 "2000 images scored" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --out "$tmp/s.csv"
 check "score csv header" 0 "^index,path,label,score,anomalous" -- head -1 "$tmp/s.csv"
 check "score csv rows" 0 "^2001 " -- wc -l "$tmp/s.csv"
+# the same scores on one thread and on two (the synthetic set's network takes the direct kernels,
+# which give the same floats on any number of threads; the hybrid's decoder too)
+check "score 1 thread" 0 "2000 images scored" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --threads 1 --out "$tmp/s1.csv"
+check "score 2 threads" 0 "2000 images scored" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --threads 2 --out "$tmp/s2.csv"
+check "score same on 1 and 2 threads" 0 "" -- cmp "$tmp/s1.csv" "$tmp/s2.csv"
+check "eval 1 thread" 0 "anomaly = positive" -- "$svdd" eval --model "$tmp/m.safetensors" --dataset synthetic --threads 1 --out "$tmp/e1.json"
+check "eval same on 1 and 2 threads" 0 "" -- cmp "$tmp/e.json" "$tmp/e1.json"
+check "score bad threads" 2 "--threads expects" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --threads 0 --out "$tmp/s2.csv"
 check "score bad threshold" 2 "--fpr expects" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --fpr 2 --out "$tmp/s2.csv"
 check "score two sources" 2 "exactly one" -- "$svdd" score --model "$tmp/m.safetensors" --dataset synthetic --folder "$tmp" --out "$tmp/s2.csv"
 check "score corrupt image" 1 "$tmp/bad.png" -- bash -c "printf 'not a png' > '$tmp/bad.png' && '$svdd' score --model '$tmp/m.safetensors' '$tmp/bad.png' --out '$tmp/s3.csv'"

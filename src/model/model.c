@@ -385,21 +385,30 @@ fail:
 /* Preprocess, encode and score images in blocks, so memory stays bounded for any count. */
 static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
                                uint8_t *flags, float *latent_out, svdd_error *err) {
-    const size_t D = (size_t)ds->c * ds->h * ds->w, BLOCK = 1000;
+    const size_t BLOCK = 1000;
     const int L = svdd_net_latent_dim(m->net);
     const int need_recon = uses_recon(m);
-    float *x = svdd__alloc(BLOCK, D * sizeof(float)), *dist = svdd__alloc(BLOCK, sizeof(float));
+    /* rows of the data set, preprocessed a batch at a time on the network's threads */
+    uint32_t *rows = malloc(BLOCK * sizeof(uint32_t));
+    float *dist = svdd__alloc(BLOCK, sizeof(float));
     float *recon = need_recon ? svdd__alloc(BLOCK, sizeof(float)) : NULL, *lat = svdd__alloc(BLOCK, (size_t)L * sizeof(float));
     float *maha = svdd__alloc(BLOCK, sizeof(float));
     svdd_status st = SVDD_OK;
-    if (!x || !dist || !lat || !maha || (need_recon && !recon)) {
+    if (!rows || !dist || !lat || !maha || (need_recon && !recon)) {
         st = svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
         goto done;
     }
+    if (first + count > UINT32_MAX) {
+        st = svdd__fail(err, SVDD_E_INVALID, "images %zu..%zu: too many to score", first, first + count);
+        goto done;
+    }
     for (size_t b0 = 0; b0 < count; b0 += BLOCK) {
-        size_t nb = count - b0 < BLOCK ? count - b0 : BLOCK;
-        if ((st = svdd_preprocess_apply(&m->pp, ds, first + b0, nb, x, err)) != SVDD_OK) goto done;
-        if ((st = svdd_deep_svdd_distances(m->net, x, nb, m->center, dist, recon, lat, err)) != SVDD_OK) goto done;
+        const size_t nb = count - b0 < BLOCK ? count - b0 : BLOCK;
+        const uint32_t r0 = (uint32_t)(first + b0);
+        /* cppcheck-suppress knownConditionTrueFalse ; nb is 1..BLOCK here, not 0 (cppcheck 2.10) */
+        for (uint32_t i = 0; i < (uint32_t)nb; i++) rows[i] = r0 + i;
+        const svdd__images im = svdd__images_of_rows(ds, rows, nb, &m->pp, m->net->threads);
+        if ((st = svdd__distances(m->net, &im, m->center, dist, recon, lat, err)) != SVDD_OK) goto done;
         if (latent_out) memcpy(latent_out + b0 * (size_t)L, lat, nb * (size_t)L * sizeof(float));
         if (!scores && !flags) continue;
         if (is_mahalanobis(m->threshold_kind)) svdd__gaussian_mahalanobis(&m->gauss, lat, nb, maha);
@@ -410,7 +419,7 @@ static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t fir
         }
     }
 done:
-    free(x), free(dist), free(recon), free(lat), free(maha);
+    free(rows), free(dist), free(recon), free(lat), free(maha);
     return st;
 }
 
