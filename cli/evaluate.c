@@ -32,11 +32,19 @@ cJSON *cli_evaluate(svdd_model *m, const svdd_dataset *test, int normal_class, i
     svdd_model_info info;
     svdd_model_get_info(m, &info);
     size_t n = svdd_dataset_count(test);
-    float *s = malloc((n ? n : 1) * sizeof(float));
-    int32_t *y = malloc((n ? n : 1) * sizeof(int32_t));
+    const size_t n1 = n ? n : 1, L = (size_t)info.latent_dim;
+    const int hybrid = info.method == SVDD_METHOD_HYBRID;
+    float *s = malloc(n1 * sizeof(float)), *dist = malloc(n1 * sizeof(float));
+    float *recon = hybrid ? malloc(n1 * sizeof(float)) : NULL, *lat = malloc(n1 * L * sizeof(float));
+    int32_t *y = malloc(n1 * sizeof(int32_t));
     cJSON *root = cJSON_CreateObject(), *by = cJSON_CreateObject();
-    if (!s || !y || !root || !by) {
+    if (!s || !dist || (hybrid && !recon) || !lat || !y || !root || !by) {
         fprintf(stderr, "svdd: error: out of memory\n");
+        goto fail;
+    }
+    /* the images encoded once; every threshold kind and hybrid score is computed from that */
+    if (svdd_model_parts(m, test, 0, n, dist, recon, lat, &err) != SVDD_OK) {
+        cli_report(&err);
         goto fail;
     }
     const int32_t *lab = svdd_dataset_labels(test);
@@ -60,7 +68,7 @@ cJSON *cli_evaluate(svdd_model *m, const svdd_dataset *test, int normal_class, i
     kinds[nk++] = own;
     for (int k = 0; k < nk; k++) {
         if (svdd_model_set_threshold(m, kinds[k], fpr, &err) != SVDD_OK) continue; /* e.g. radius without soft-boundary */
-        if (svdd_model_score(m, test, 0, n, s, NULL, &err) != SVDD_OK) {
+        if (svdd_model_score_parts(m, n, dist, recon, lat, s, NULL, &err) != SVDD_OK) {
             cli_report(&err);
             goto fail;
         }
@@ -98,7 +106,7 @@ cJSON *cli_evaluate(svdd_model *m, const svdd_dataset *test, int normal_class, i
             svdd_model_info now = {0};
             svdd_metrics mt;
             ok = svdd_model_set_hybrid_score(m, (svdd_hybrid_score)k, &err) == SVDD_OK &&
-                 svdd_model_score(m, test, 0, n, s, NULL, &err) == SVDD_OK;
+                 svdd_model_score_parts(m, n, dist, recon, lat, s, NULL, &err) == SVDD_OK;
             if (ok) svdd_model_get_info(m, &now);
             ok = ok && svdd_metrics_compute(&mt, s, y, n, now.threshold, &err) == SVDD_OK;
             if (!ok) break;
@@ -120,10 +128,10 @@ cJSON *cli_evaluate(svdd_model *m, const svdd_dataset *test, int normal_class, i
         printf("  F1 reference values: flag-all = F1 of calling every image anomalous; oracle = best F1 over all\n"
                "  thresholds chosen WITH the test labels (not achievable in practice).\n");
     cJSON_AddItemToObject(root, "by_threshold", by);
-    free(s), free(y);
+    free(s), free(y), free(dist), free(recon), free(lat);
     return root;
 fail:
-    free(s), free(y);
+    free(s), free(y), free(dist), free(recon), free(lat);
     cJSON_Delete(root);
     cJSON_Delete(by);
     return NULL;

@@ -420,6 +420,17 @@ SVDD_API void svdd_model_free(svdd_model *m);
  * (the matrix products' blocking follows each thread's share of the batch). */
 SVDD_API svdd_status svdd_model_score(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
                                       float *scores, uint8_t *anomalous, svdd_error *err);
+/* What every score of a model is made of, for images [first, first + count) of `ds`, from one
+ * forward pass: dist (count), the squared distances to the centre; recon (count, or NULL), the
+ * reconstruction errors (models with a decoder); latent (count * latent_dim, or NULL), the codes.
+ * svdd_model_score_parts then gives, for the model's current threshold kind and hybrid score,
+ * the scores and decisions svdd_model_score gives, the same floats: an evaluation of several
+ * threshold kinds or hybrid scores encodes the images once. The Mahalanobis kinds need latent,
+ * the hybrid's sum and reconstruction scores recon. */
+SVDD_API svdd_status svdd_model_parts(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *dist,
+                                      float *recon, float *latent, svdd_error *err);
+SVDD_API svdd_status svdd_model_score_parts(const svdd_model *m, size_t count, const float *dist, const float *recon,
+                                            const float *latent, float *scores, uint8_t *anomalous, svdd_error *err);
 /* Latent vectors (count * latent_dim) of images of `ds`. */
 SVDD_API svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count,
                                        float *latent, svdd_error *err);

@@ -70,6 +70,13 @@ static void fit_and_check(fixture *f, svdd_method method, double min_auc) {
     const int32_t *y = svdd_dataset_labels(f->test);
     svdd_threshold_kind kinds[] = {SVDD_THRESHOLD_GAUSSIAN, SVDD_THRESHOLD_QUANTILE, SVDD_THRESHOLD_MAHALANOBIS,
                                    SVDD_THRESHOLD_MAHALANOBIS_QUANTILE, SVDD_THRESHOLD_RADIUS};
+    /* the parts of every score, from one encoding of the test set */
+    const size_t L = (size_t)svdd_net_latent_dim(m->net);
+    float *dist = malloc(n * sizeof(float)), *recon = calloc(n, sizeof(float)), *lat = malloc(n * L * sizeof(float));
+    float *s2 = malloc(n * sizeof(float));
+    uint8_t *flag2 = malloc(n);
+    const int hybrid = method == SVDD_METHOD_HYBRID;
+    assert_int_equal(svdd_model_parts(m, f->test, 0, n, dist, hybrid ? recon : NULL, lat, &err), SVDD_OK);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         svdd_status st = svdd_model_set_threshold(m, kinds[k], 0.05, &err);
         if (kinds[k] == SVDD_THRESHOLD_RADIUS && method != SVDD_METHOD_SOFT_BOUNDARY) {
@@ -78,6 +85,13 @@ static void fit_and_check(fixture *f, svdd_method method, double min_auc) {
         }
         assert_int_equal(st, SVDD_OK);
         assert_int_equal(svdd_model_score(m, f->test, 0, n, s, flag, &err), SVDD_OK);
+        /* the same scores and decisions from the parts */
+        assert_int_equal(svdd_model_score_parts(m, n, dist, hybrid ? recon : NULL, lat, s2, flag2, &err), SVDD_OK);
+        assert_memory_equal(s, s2, n * sizeof(float));
+        assert_memory_equal(flag, flag2, n);
+        /* and what they are made of: the one-class score is the distance itself */
+        if (method == SVDD_METHOD_ONE_CLASS && kinds[k] == SVDD_THRESHOLD_GAUSSIAN)
+            assert_memory_equal(s2, dist, n * sizeof(float));
         svdd_metrics mt;
         assert_int_equal(svdd_metrics_compute(&mt, s, y, n, m->threshold, &err), SVDD_OK);
         printf("  %-13s %-20s AUC %.3f  FPR %.3f  TPR %.3f  F1 %.3f (all-anomalous %.3f, oracle %.3f)\n",
@@ -109,7 +123,16 @@ static void fit_and_check(fixture *f, svdd_method method, double min_auc) {
         assert_true((double)out / nn < 0.4);
         svdd_dataset_free(sel);
     }
-    free(s), free(flag);
+    /* parts the score needs, missing: refused with a message */
+    assert_int_equal(svdd_model_set_threshold(m, SVDD_THRESHOLD_MAHALANOBIS, 0.05, &err), SVDD_OK);
+    assert_int_equal(svdd_model_score_parts(m, n, dist, hybrid ? recon : NULL, NULL, s2, NULL, &err), SVDD_E_INVALID);
+    assert_non_null(strstr(err.message, "Mahalanobis"));
+    if (hybrid) {
+        assert_int_equal(svdd_model_set_threshold(m, SVDD_THRESHOLD_GAUSSIAN, 0.05, &err), SVDD_OK);
+        assert_int_equal(svdd_model_score_parts(m, n, dist, NULL, lat, s2, NULL, &err), SVDD_E_INVALID);
+        assert_non_null(strstr(err.message, "reconstruction"));
+    }
+    free(s), free(flag), free(dist), free(recon), free(lat), free(s2), free(flag2);
     svdd_model_free(m);
 }
 

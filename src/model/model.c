@@ -382,44 +382,59 @@ fail:
     return st;
 }
 
-/* Preprocess, encode and score images in blocks, so memory stays bounded for any count. */
-static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
-                               uint8_t *flags, float *latent_out, svdd_error *err) {
+/* Preprocess and encode images in blocks, so memory stays bounded for any count: their squared
+ * distances to the centre, reconstruction errors (recon not NULL) and codes (latent not NULL). */
+static svdd_status parts_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *dist,
+                               float *recon, float *latent, svdd_error *err) {
     const size_t BLOCK = 1000;
     const int L = svdd_net_latent_dim(m->net);
-    const int need_recon = uses_recon(m);
+    if (first + count > UINT32_MAX)
+        return svdd__fail(err, SVDD_E_INVALID, "images %zu..%zu: too many to score", first, first + count);
     /* rows of the data set, preprocessed a batch at a time on the network's threads */
     uint32_t *rows = malloc(BLOCK * sizeof(uint32_t));
-    float *dist = svdd__alloc(BLOCK, sizeof(float));
-    float *recon = need_recon ? svdd__alloc(BLOCK, sizeof(float)) : NULL, *lat = svdd__alloc(BLOCK, (size_t)L * sizeof(float));
-    float *maha = svdd__alloc(BLOCK, sizeof(float));
+    if (!rows) return svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
     svdd_status st = SVDD_OK;
-    if (!rows || !dist || !lat || !maha || (need_recon && !recon)) {
-        st = svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
-        goto done;
-    }
-    if (first + count > UINT32_MAX) {
-        st = svdd__fail(err, SVDD_E_INVALID, "images %zu..%zu: too many to score", first, first + count);
-        goto done;
-    }
-    for (size_t b0 = 0; b0 < count; b0 += BLOCK) {
+    for (size_t b0 = 0; b0 < count && st == SVDD_OK; b0 += BLOCK) {
         const size_t nb = count - b0 < BLOCK ? count - b0 : BLOCK;
         const uint32_t r0 = (uint32_t)(first + b0);
         /* cppcheck-suppress knownConditionTrueFalse ; nb is 1..BLOCK here, not 0 (cppcheck 2.10) */
         for (uint32_t i = 0; i < (uint32_t)nb; i++) rows[i] = r0 + i;
         const svdd__images im = svdd__images_of_rows(ds, rows, nb, &m->pp, m->net->threads);
-        if ((st = svdd__distances(m->net, &im, m->center, dist, recon, lat, err)) != SVDD_OK) goto done;
-        if (latent_out) memcpy(latent_out + b0 * (size_t)L, lat, nb * (size_t)L * sizeof(float));
-        if (!scores && !flags) continue;
-        if (is_mahalanobis(m->threshold_kind)) svdd__gaussian_mahalanobis(&m->gauss, lat, nb, maha);
-        for (size_t i = 0; i < nb; i++) {
-            double s = is_mahalanobis(m->threshold_kind) ? maha[i] : svdd__model_base_score(m, dist[i], recon ? recon[i] : 0);
-            if (scores) scores[b0 + i] = (float)s;
-            if (flags) flags[b0 + i] = s > m->threshold;
-        }
+        st = svdd__distances(m->net, &im, m->center, dist + b0, recon ? recon + b0 : NULL,
+                             latent ? latent + b0 * (size_t)L : NULL, err);
     }
-done:
-    free(rows), free(dist), free(recon), free(lat), free(maha);
+    free(rows);
+    return st;
+}
+
+/* Scores and decisions from the parts, under the model's threshold kind and hybrid score. */
+static void score_parts(const svdd_model *m, size_t n, const float *dist, const float *recon, const float *latent,
+                        float *scores, uint8_t *flags, float *maha) {
+    if (is_mahalanobis(m->threshold_kind)) svdd__gaussian_mahalanobis(&m->gauss, latent, n, maha);
+    for (size_t i = 0; i < n; i++) {
+        const double s =
+            is_mahalanobis(m->threshold_kind) ? maha[i] : svdd__model_base_score(m, dist[i], recon ? recon[i] : 0);
+        if (scores) scores[i] = (float)s;
+        if (flags) flags[i] = s > m->threshold;
+    }
+}
+
+/* Score images in blocks: the parts the model's score needs, then the scores. */
+static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
+                               uint8_t *flags, svdd_error *err) {
+    const size_t BLOCK = 1000;
+    const int L = svdd_net_latent_dim(m->net), maha = is_mahalanobis(m->threshold_kind);
+    float *dist = svdd__alloc(BLOCK, sizeof(float)), *recon = uses_recon(m) ? svdd__alloc(BLOCK, sizeof(float)) : NULL;
+    float *lat = maha ? svdd__alloc(BLOCK, (size_t)L * sizeof(float)) : NULL;
+    float *md = maha ? svdd__alloc(BLOCK, sizeof(float)) : NULL;
+    svdd_status st = SVDD_OK;
+    if (!dist || (uses_recon(m) && !recon) || (maha && (!lat || !md))) st = svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
+    for (size_t b0 = 0; b0 < count && st == SVDD_OK; b0 += BLOCK) {
+        const size_t nb = count - b0 < BLOCK ? count - b0 : BLOCK;
+        st = parts_block(m, ds, first + b0, nb, dist, recon, lat, err);
+        if (st == SVDD_OK) score_parts(m, nb, dist, recon, lat, scores ? scores + b0 : NULL, flags ? flags + b0 : NULL, md);
+    }
+    free(dist), free(recon), free(lat), free(md);
     return st;
 }
 
@@ -434,7 +449,32 @@ svdd_status svdd_model_score(svdd_model *m, const svdd_dataset *ds, size_t first
                              uint8_t *anomalous, svdd_error *err) {
     svdd_status st = check_range(m, ds, first, count, err);
     if (st != SVDD_OK) return st;
-    return score_block(m, ds, first, count, scores, anomalous, NULL, err);
+    return score_block(m, ds, first, count, scores, anomalous, err);
+}
+
+svdd_status svdd_model_parts(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *dist,
+                             float *recon, float *latent, svdd_error *err) {
+    svdd_status st = check_range(m, ds, first, count, err);
+    if (st != SVDD_OK) return st;
+    if (!dist) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_parts: NULL distances");
+    if (recon && !m->net->dec.n) return svdd__fail(err, SVDD_E_INVALID, "%s: reconstruction needs a decoder", m->net->name);
+    return parts_block(m, ds, first, count, dist, recon, latent, err);
+}
+
+svdd_status svdd_model_score_parts(const svdd_model *m, size_t count, const float *dist, const float *recon,
+                                   const float *latent, float *scores, uint8_t *anomalous, svdd_error *err) {
+    if (!m || (count && !dist)) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_score_parts: NULL argument");
+    if (uses_recon(m) && count && !recon)
+        return svdd__fail(err, SVDD_E_INVALID, "svdd_model_score_parts: the hybrid score needs the reconstruction errors");
+    const int maha = is_mahalanobis(m->threshold_kind);
+    if (maha && count && !latent)
+        return svdd__fail(err, SVDD_E_INVALID, "svdd_model_score_parts: the Mahalanobis threshold needs the codes");
+    float *md = maha ? svdd__alloc(count ? count : 1, sizeof(float)) : NULL;
+    if (maha && !md) return svdd__fail(err, SVDD_E_NOMEM, "out of memory scoring");
+    score_parts(m, count, dist, recon, latent, scores, anomalous, md);
+    free(md);
+    svdd__ok(err);
+    return SVDD_OK;
 }
 
 svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *latent,
@@ -442,7 +482,11 @@ svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t firs
     svdd_status st = check_range(m, ds, first, count, err);
     if (st != SVDD_OK) return st;
     if (!latent) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_latent: NULL output");
-    return score_block(m, ds, first, count, NULL, NULL, latent, err);
+    float *dist = malloc((count ? count : 1) * sizeof(float));
+    if (!dist) return svdd__fail(err, SVDD_E_NOMEM, "out of memory encoding %zu images", count);
+    st = parts_block(m, ds, first, count, dist, NULL, latent, err);
+    free(dist);
+    return st;
 }
 
 void svdd_model_get_info(const svdd_model *m, svdd_model_info *info) {
