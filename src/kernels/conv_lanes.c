@@ -141,7 +141,9 @@ static void wgrad_portable(const wg_geom *g, int Cout) {
 }
 
 #if LANES_X86
-/* Weights (co..co+CB-1, ci, ky, kx..kx+KB-1): CB*KB accumulators over every output pixel. */
+/* Weights (co..co+CB-1, ci, ky, kx..kx+KB-1): CB*KB accumulators over every output pixel. The
+ * tile of conv_direct.c's wgrad_tile, over this layout: each keeps its addressing constant so
+ * that its loads fold into plain offsets. */
 INLINE_AVX2 void wg_tile(const wg_geom *g, const int CB, const int KB, int co, int ci, int ky, int kx) {
     __m256 acc[12];
 #define ACC(c, k) acc[(c) * KB + (k)]
@@ -328,9 +330,10 @@ void svdd__lanes_scatter_down2(float *out, size_t out_stride, const float *d8, i
 }
 
 void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,
-                             int H, int W, int Cout, int K, int P, float *xp8, float *o8) {
+                             int H, int W, int Cout, int K, int P, int up, float *xp8, float *o8) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
-    svdd__lanes_gather_images(xp8, inp, in_stride, Cin, H, W, P, 1);
+    if (up > 1) svdd__lanes_gather_images_up2(xp8, inp, in_stride, Cin, H / 2, W / 2, P, 1);
+    else svdd__lanes_gather_images(xp8, inp, in_stride, Cin, H, W, P, 1);
     svdd__conv_lanes_forward(o8, xp8, w, Cin, H, W, Cout, K, P, 1);
     svdd__lanes_scatter(out, out_stride, o8, Cout * Ho * Wo, 1);
 }

@@ -83,6 +83,9 @@ int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int
  * svdd__conv_direct_forward's AVX2 kernel. simd: the AVX2+FMA version (only when
  * svdd__cpu_avx2_fma()), else fmaf loops. */
 #define SVDD__LANES8 8
+/* n floats rounded up to a whole 64-byte line (16 floats): the parts of a thread's scratch that
+ * follow one another stay aligned, as the scratch itself is. */
+static inline size_t svdd__round16(size_t n) { return (n + 15) / 16 * 16; }
 void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int Cin, int H, int W, int Cout, int K,
                               int P, int simd);
 /* n floats of eight images into the lanes: dst[q * 8 + l] = src[l * stride + q]; and back out:
@@ -104,11 +107,12 @@ void svdd__lanes_scatter_down2(float *out, size_t out_stride, const float *d8, i
 void svdd__conv_lanes_wgrad(float *vacc, const float *g8, size_t grow, size_t gplane, const float *xp8, int Cin, int H,
                             int W, int Cout, int K, int P, int simd);
 /* Eight images through svdd__conv_lanes_forward on the AVX2 path: image l's (Cin, H, W) at
- * inp + l * in_stride, its (Cout, Ho, Wo) output to out + l * out_stride; per image the floats of
- * svdd__conv_direct_forward with simd. Scratch: xp8 (Cin, H + 2P, W + 2P, 8), whose borders the
- * caller has zeroed (only the inside is written), and o8 (Cout, Ho, Wo, 8). */
+ * inp + l * in_stride (with up = 2: (Cin, H/2, W/2), upsampled on the way in), its (Cout, Ho, Wo)
+ * output to out + l * out_stride; per image the floats of svdd__conv_direct_forward with simd.
+ * Scratch: xp8 (Cin, H + 2P, W + 2P, 8), whose borders the caller has zeroed (only the inside is
+ * written), and o8 (Cout, Ho, Wo, 8). */
 void svdd__conv_lanes_images(float *out, size_t out_stride, const float *inp, size_t in_stride, const float *w, int Cin,
-                             int H, int W, int Cout, int K, int P, float *xp8, float *o8);
+                             int H, int W, int Cout, int K, int P, int up, float *xp8, float *o8);
 
 /* Largest channel block of a weight-gradient tile of KB taps (conv_direct.c, conv_lanes.c): CB*KB
  * accumulators <= 12 and, with CB gradient vectors and one input vector, <= 16 registers. */
@@ -208,12 +212,6 @@ void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *in
 void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                             const float *inp, int B, int C, int H, int W, float eps, float momentum,
                                             float slope, float *pool, int threads, int simd);
-/* One (H, W) plane of evaluation-mode batch norm (bn: running mean m, running variance v, eps),
- * then the leaky ReLU of this slope >= 0 (act), then 2x2 max pooling (pool), written as rows of
- * dst `ld` floats apart: the same values as the layers one after another, up to the sign of a
- * zero. Without bn the plane passes as it is. simd: the pooling's AVX2 path. */
-void svdd__batchnorm_eval_plane(float *dst, size_t ld, const float *x, int H, int W, int bn, float m, float v,
-                                float eps, int act, float slope, int pool, int simd);
 void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
                                            int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
                                            int simd);

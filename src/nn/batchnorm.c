@@ -214,31 +214,6 @@ static float eval_rstd(float run_var, float eps) { return (float)(1.0 / sqrt((do
 
 float svdd__batchnorm_eval_scale(float run_var, float eps) { return eval_rstd(run_var, eps); }
 
-/* With pooling, the pooling runs first, on the raw plane, and batch norm and the leaky ReLU on a
- * quarter of the values: both are non-decreasing (r > 0, slope >= 0), so the maximum of their
- * outputs is their output of the maximum (the first maximum's, where several round to one
- * value: the same value, but a zero may differ in sign). */
-void svdd__batchnorm_eval_plane(float *dst, size_t ld, const float *x, int H, int W, int bn, float m, float v,
-                                float eps, int act, float slope, int pool, int simd) {
-    /* without batch norm, (x - 0) * 1 is x itself, NaN and signed zeros included */
-    const float mm = bn ? m : 0.0f, r = bn ? eval_rstd(v, eps) : 1.0f;
-    if (pool) { /* batch norm and the leaky ReLU on each maximum before it is stored */
-        const svdd__pool_post post = {mm, r, slope, act};
-        for (int row = 0; row < H / 2; row++)
-            svdd__maxpool2d_row_post(dst + (size_t)row * ld, x + (size_t)2 * row * W, x + (size_t)(2 * row + 1) * W,
-                                     W / 2, &post, simd);
-        return;
-    }
-    for (int row = 0; row < H; row++) {
-        float *y = dst + (size_t)row * ld;
-        const float *src = x + (size_t)row * W;
-        for (int s = 0; s < W; s++) {
-            const float t = (src[s] - mm) * r;
-            y[s] = !act || t > 0.0f ? t : t * slope;
-        }
-    }
-}
-
 /* Planes p0..p1-1 of (B*C) in evaluation mode. */
 ALWAYS_INLINE void eval_planes(float *out, const float *inp, const float *run_mean, const float *run_var, int C, int H,
                                int W, float eps, const svdd__bn_fuse *fuse, size_t p0, size_t p1) {

@@ -32,22 +32,20 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
     return a > b ? a : b;
 }
 
-static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
-
 /* With AVX2 the direct path takes eight images at a time, one per lane (conv_lanes.c): the
  * padded maps and the output of such a group; forward: the input, the output; backward: the
  * output gradient (padded for the input gradient's convolution), the input gradient, the input. */
 static size_t lanes_floats(int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1, Q = K - 1 - P;
-    const size_t x8 = round16((size_t)Cin * (H + 2 * P) * (W + 2 * P) * 8);
-    if (!backward) return x8 + round16((size_t)Cout * Ho * Wo * 8);
-    return round16((size_t)Cout * (Ho + 2 * Q) * (Wo + 2 * Q) * 8) + round16((size_t)Cin * H * W * 8) + x8;
+    const size_t x8 = svdd__round16((size_t)Cin * (H + 2 * P) * (W + 2 * P) * 8);
+    if (!backward) return x8 + svdd__round16((size_t)Cout * Ho * Wo * 8);
+    return svdd__round16((size_t)Cout * (Ho + 2 * Q) * (Wo + 2 * Q) * 8) + svdd__round16((size_t)Cin * H * W * 8) + x8;
 }
 
 /* Where the lanes' scratch starts in a thread's scratch (64-byte aligned, as every slice is). */
 static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const size_t nw = (size_t)Cout * Cin * K * K;
-    return round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * (SVDD__DIRECT_LANES + 1) : 0));
+    return svdd__round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * (SVDD__DIRECT_LANES + 1) : 0));
 }
 
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
@@ -116,11 +114,11 @@ static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, in
     int b = b0;
     if (c->simd && nb >= 8) {
         float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
-        const size_t nx = round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+        const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
         memset(xp8, 0, nx * sizeof(float)); /* the borders */
         for (; b + 8 <= b0 + nb; b += 8)
             svdd__conv_lanes_images(c->out + b * out_sz, out_sz, c->inp + b * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
-                                    c->Cout, c->K, c->P, xp8, xp8 + nx);
+                                    c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
     }
     for (; b < b0 + nb; b++)
         svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, c->w, c->Cin, c->H, c->W, c->Cout, c->K,
@@ -175,9 +173,9 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
      * gradient summed per image (lane) over the pixels, then over the images. */
     const int Q = c->K - 1 - c->P, Wq = c->Wo + 2 * Q;
     float *gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
-    const size_t ng8 = round16((size_t)c->Cout * (c->Ho + 2 * Q) * Wq * 8), nd8 = round16(in_sz * 8);
+    const size_t ng8 = svdd__round16((size_t)c->Cout * (c->Ho + 2 * Q) * Wq * 8), nd8 = svdd__round16(in_sz * 8);
     float *d8 = gp8 + ng8, *xp8 = d8 + nd8;
-    const size_t nx8 = round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    const size_t nx8 = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
     if (lanes) { /* the borders */
         memset(gp8, 0, ng8 * sizeof(float));

@@ -43,21 +43,19 @@ static size_t direct_pad(int Cin, int H, int W, int Cout, int K, int P, int back
 /* With up = 2 the direct path also keeps one upsampled image (Cin, H, W) after its scratch. */
 static size_t up_image(int up, int Cin, int H, int W) { return up > 1 ? (size_t)Cin * H * W : 0; }
 
-static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
-
 /* Where the per-image scratch ends and the lanes' begins (conv_lanes.c: with AVX2, whole groups
  * of eight images one per lane), 64-byte aligned as every slice is. */
 static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int up, int backward) {
     const size_t nw = (size_t)Cout * Cin * K * K, u = up_image(up, Cin, H, W);
-    return round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * SVDD__DIRECT_LANES : nw) + u);
+    return svdd__round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * SVDD__DIRECT_LANES : nw) + u);
 }
 
 /* A group's maps in the lanes: forward, the (upsampled) input padded by K - 1 - P and the output;
  * backward, the output gradient padded by P, the (upsampled) input and the input gradient. */
 static size_t lanes_floats(int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const int Ho = H - 1 - 2 * P + K, Wo = W - 1 - 2 * P + K, Q = K - 1 - P;
-    if (!backward) return round16((size_t)Cin * (H + 2 * Q) * (W + 2 * Q) * 8) + round16((size_t)Cout * Ho * Wo * 8);
-    return round16((size_t)Cout * (Ho + 2 * P) * (Wo + 2 * P) * 8) + 2 * round16((size_t)Cin * H * W * 8);
+    if (!backward) return svdd__round16((size_t)Cin * (H + 2 * Q) * (W + 2 * Q) * 8) + svdd__round16((size_t)Cout * Ho * Wo * 8);
+    return svdd__round16((size_t)Cout * (Ho + 2 * P) * (Wo + 2 * P) * 8) + 2 * svdd__round16((size_t)Cin * H * W * 8);
 }
 
 /* Forward: over images; backward: over groups of images, with the groups' weight gradients
@@ -118,17 +116,12 @@ static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, in
     if (c->simd && nb >= 8) { /* eight at a time in the lanes: the same floats */
         const int Q = c->K - 1 - c->P;
         float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 0);
-        const size_t nx = round16((size_t)c->Cin * (c->H + 2 * Q) * (c->W + 2 * Q) * 8);
+        const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * Q) * (c->W + 2 * Q) * 8);
         float *o8 = xp8 + nx;
         memset(xp8, 0, nx * sizeof(float)); /* the borders */
-        for (; b + 8 <= b0 + nb; b += 8) {
-            if (c->up > 1)
-                svdd__lanes_gather_images_up2(xp8, c->inp + b * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, Q, 1);
-            else
-                svdd__lanes_gather_images(xp8, c->inp + b * in_sz, in_sz, c->Cin, c->H, c->W, Q, 1);
-            svdd__conv_lanes_forward(o8, xp8, wflip, c->Cin, c->H, c->W, c->Cout, c->K, Q, 1);
-            svdd__lanes_scatter(c->out + b * out_sz, out_sz, o8, (int)out_sz, 1);
-        }
+        for (; b + 8 <= b0 + nb; b += 8)
+            svdd__conv_lanes_images(c->out + b * out_sz, out_sz, c->inp + b * in_sz, in_sz, wflip, c->Cin, c->H, c->W,
+                                    c->Cout, c->K, Q, c->up, xp8, o8);
     }
     for (; b < b0 + nb; b++) {
         const float *x = c->inp + b * in_sz;
@@ -153,14 +146,15 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
      * weight gradient's output gradient. */
     const int Hq = c->Ho + 2 * c->P, Wq = c->Wo + 2 * c->P;
     float *gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 1);
-    const size_t ng8 = round16((size_t)c->Cout * Hq * Wq * 8), nx8 = round16((size_t)c->Cin * c->S * 8);
+    const size_t ng8 = svdd__round16((size_t)c->Cout * Hq * Wq * 8), nx8 = svdd__round16((size_t)c->Cin * c->S * 8);
     float *x8 = gp8 + ng8, *d8 = x8 + nx8;
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
     if (lanes) memset(gp8, 0, ng8 * sizeof(float)); /* the borders */
     for (int gi = g0; gi < g0 + ng; gi++) {
         const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+        const int in_lanes = lanes && b1 - b0 == 8;
         memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        if (lanes && b1 - b0 == 8) {
+        if (in_lanes) {
             svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, c->P, 1);
             if (c->up > 1)
                 svdd__lanes_gather_images_up2(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, 0, 1);
@@ -175,12 +169,8 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
                 else
                     svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
             }
-            float *gsum = c->groups + (size_t)gi * nw;
-            memset(gsum, 0, nw * sizeof(float));
-            svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
-            continue;
         }
-        for (int b = b0; b < b1; b++) {
+        for (int b = in_lanes ? b1 : b0; b < b1; b++) { /* otherwise image by image */
             const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
             if (c->up > 1) {
                 svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);

@@ -44,8 +44,6 @@ typedef struct infer_plan {
     size_t scratch;     /* floats of scratch per thread */
 } infer_plan;
 
-static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
-
 static int monotone_act(const svdd__layer *L) { return L->kind == SVDD__LEAKY_RELU && L->slope >= 0.0f; }
 
 static void plan_blocks(const svdd__stack *st, infer_plan *p) {
@@ -66,9 +64,9 @@ static void plan_blocks(const svdd__stack *st, infer_plan *p) {
         b->Hp = C->in_h + 2 * C->pad;
         b->Wp = svdd__conv_direct_pad_width(C->in_w, C->k, C->pad);
         b->pad_off = off;
-        off += round16(svdd__conv_direct_pad_floats(C->in_c, C->in_h, C->in_w, C->k, C->pad));
+        off += svdd__round16(svdd__conv_direct_pad_floats(C->in_c, C->in_h, C->in_w, C->k, C->pad));
         b->lanes_off = lanes;
-        lanes += round16((size_t)C->in_c * b->Hp * (C->in_w + 2 * C->pad) * SVDD__LANES8);
+        lanes += svdd__round16((size_t)C->in_c * b->Hp * (C->in_w + 2 * C->pad) * SVDD__LANES8);
         const size_t o = (size_t)C->out_c * C->out_h * C->out_w;
         if (o > conv_out) conv_out = o;
     }
@@ -76,11 +74,11 @@ static void plan_blocks(const svdd__stack *st, infer_plan *p) {
     const svdd__layer *last = p->b[p->n - 1].last;
     p->next = i;
     p->out_off = off;
-    p->lanes_begin = off + round16(conv_out);
+    p->lanes_begin = off + svdd__round16(conv_out);
     for (int k = 0; k < p->n; k++) p->b[k].lanes_off += p->lanes_begin;
     p->lanes_out = p->lanes_begin + lanes;
-    p->lanes_last = p->lanes_out + round16(conv_out * SVDD__LANES8);
-    p->scratch = p->lanes_last + round16((size_t)last->out_c * last->out_h * last->out_w * SVDD__LANES8);
+    p->lanes_last = p->lanes_out + svdd__round16(conv_out * SVDD__LANES8);
+    p->scratch = p->lanes_last + svdd__round16((size_t)last->out_c * last->out_h * last->out_w * SVDD__LANES8);
 }
 
 /* What block B applies to channel c's values after its convolution (before or after pooling). */
@@ -131,13 +129,11 @@ static void infer_image(const svdd_net *net, const infer_plan *p, const float *x
             ld = (size_t)L->out_w;
         }
         const size_t S = (size_t)C->out_h * C->out_w;
-        const svdd__layer *N = B->bn;
-        const float *rm = N ? net->state + N->stat_off : NULL, *rv = N ? net->state + N->stat_off + N->in_c : NULL;
-        const float eps = N ? N->eps : 0.0f, slope = B->act ? B->act->slope : 0.0f;
-        for (int c = 0; c < C->out_c; c++)
-            svdd__batchnorm_eval_plane(dst + (size_t)c * plane, ld, out + (size_t)c * S, C->out_h, C->out_w, N != NULL,
-                                       rm ? rm[c] : 0.0f, rv ? rv[c] : 1.0f, eps, B->act != NULL, slope,
+        for (int c = 0; c < C->out_c; c++) {
+            const svdd__pool_post post = block_post(net, B, c);
+            svdd__maxpool2d_plane_post(dst + (size_t)c * plane, ld, out + (size_t)c * S, C->out_h, C->out_w, &post,
                                        B->pool != NULL, simd);
+        }
     }
 }
 
@@ -147,12 +143,8 @@ static void infer_group(const svdd_net *net, const infer_plan *p, const float *x
     const infer_block *first = &p->b[0];
     const svdd__layer *C0 = first->conv;
     const size_t in_sz = (size_t)C0->in_c * C0->in_h * C0->in_w;
-    const int Wq0 = C0->in_w + 2 * C0->pad;
-    float *xp = s + first->lanes_off;
-    for (int c = 0; c < C0->in_c; c++)
-        for (int y = 0; y < C0->in_h; y++)
-            svdd__lanes_gather(xp + (((size_t)c * first->Hp + y + C0->pad) * Wq0 + C0->pad) * SVDD__LANES8,
-                               x + (size_t)b0 * in_sz + ((size_t)c * C0->in_h + y) * C0->in_w, in_sz, C0->in_w, simd);
+    svdd__lanes_gather_images(s + first->lanes_off, x + (size_t)b0 * in_sz, in_sz, C0->in_c, C0->in_h, C0->in_w,
+                              C0->pad, simd);
     float *out = s + p->lanes_out;
     for (int k = 0; k < p->n; k++) {
         const infer_block *B = &p->b[k];

@@ -82,17 +82,22 @@ void svdd__maxpool2d_backward(float *dinp, const float *dout, const float *inp, 
 /* One row of Wo windows over the input rows r0 and r1 (batch norm's fused pass pools with it);
  * simd = 1 only when svdd__cpu_avx2_fma(): the caller chose its path once, not per row. */
 void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd);
-/* The same, each maximum v stored as (v - m) * r, then (act) the leaky ReLU of that (evaluation
- * batch norm and leaky ReLU run after the pooling in svdd__batchnorm_eval_plane). */
+/* The same, each maximum v stored as (v - m) * r, then (act) the leaky ReLU of that: evaluation
+ * batch norm and a leaky ReLU (slope >= 0) after the pooling. Both are non-decreasing (r > 0), so
+ * they commute with the maximum: the values of batch norm, leaky ReLU and pooling in that order,
+ * on a quarter of them (where several maxima round to one value, a zero may differ in sign). */
 typedef struct svdd__pool_post {
     float m, r, slope;
     int act;
 } svdd__pool_post;
 void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo, const svdd__pool_post *post,
                               int simd);
-/* A plane of eight images, one per lane, x (H, W, 8): its 2x2 max pooling (pool) or the plane
- * itself, through post (not NULL), written as rows of 8-float pixels `ld` floats apart at dst:
- * per lane the values svdd__maxpool2d_row_post gives. */
+/* One (H, W) plane's 2x2 max pooling (pool) or the plane itself, through post (not NULL), written
+ * as rows `ld` floats apart at dst (scoring's forward, src/nn/infer.c). */
+void svdd__maxpool2d_plane_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
+                                int pool, int simd);
+/* The same on a plane of eight images, one per lane, x (H, W, 8), written as rows of 8-float
+ * pixels `ld` floats apart: per lane the values of svdd__maxpool2d_plane_post. */
 void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
                                 int pool, int simd);
 

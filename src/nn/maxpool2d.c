@@ -219,6 +219,17 @@ void svdd__maxpool2d_row_post(float *y, const float *r0, const float *r1, int Wo
     pool_row(y, r0, r1, Wo, post, simd);
 }
 
+void svdd__maxpool2d_plane_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
+                                int pool, int simd) {
+    if (pool) {
+        for (int y = 0; y < H / 2; y++)
+            pool_row(dst + (size_t)y * ld, x + (size_t)2 * y * W, x + (size_t)(2 * y + 1) * W, W / 2, post, simd);
+        return;
+    }
+    for (int y = 0; y < H; y++)
+        for (int q = 0; q < W; q++) dst[(size_t)y * ld + q] = post1(x[(size_t)y * W + q], post);
+}
+
 /* ---- planes of eight images, one per lane (src/kernels/conv_lanes.c) ---- */
 
 static void lanes_portable(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *p, int pool) {
