@@ -84,7 +84,8 @@ int cli_report_model(const char *model_path, const cli_data *d, const char *thr,
     svdd_dataset *test = NULL;
     int rc = CLI_FAIL;
     if (svdd_model_load(&m, model_path, &err) != SVDD_OK) return cli_report(&err);
-    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK) goto done;
+    if ((rc = cli_override_threshold(m, thr, fpr_s)) != CLI_OK || (rc = cli_model_threads(m, o->threads)) != CLI_OK)
+        goto done;
     rc = CLI_FAIL;
     if (!(test = cli_data_load(d, d->split ? d->split : "test"))) goto done;
     svdd_model_info info;

@@ -612,7 +612,7 @@ typedef struct svdd_report_options {
     svdd_cam_mode cam_mode;   /* default SVDD_CAM_EXCESS */
     int cam_layer;            /* default -1 */
     uint64_t seed;            /* t-SNE and the subsample */
-    int threads;
+    int threads;              /* t-SNE's; the scores and heat maps run on the model network's threads */
 } svdd_report_options;
 SVDD_API svdd_report_options svdd_report_defaults(void);
 
@@ -621,7 +621,8 @@ SVDD_API svdd_report_options svdd_report_defaults(void);
  * threshold (with the flag-all and oracle F1), the ROC curves of the model's score and of the
  * Mahalanobis score, the score histogram with the threshold, t-SNE maps of the latent vectors
  * (normal vs anomalous, and by class), and heat-map galleries of the most anomalous images, the
- * false positives and the false negatives. DIR must exist. */
+ * false positives and the false negatives. DIR must exist. The test images are encoded once:
+ * both scores and the codes come from one forward pass (svdd_model_parts). */
 SVDD_API svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int normal_class,
                                        const svdd_report_options *opt, const char *dir, svdd_error *err);
 

@@ -53,6 +53,17 @@ check "truncated model" 1 "$tmp/cut.safetensors" -- bash -c "head -c 1000 '$tmp/
 
 check "explain" 0 "3 heat maps written" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --top 3 --out "$tmp/x"
 check "explain files" 0 "^4$" -- bash -c "ls '$tmp/x' | wc -l"
+# the same maps and gallery on one thread and on two, for each kind of map
+for cam in excess deviation gradcam; do
+    check "explain $cam 1 thread" 0 "3 heat maps written" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --top 3 --cam $cam --threads 1 --out "$tmp/x1$cam"
+    check "explain $cam 2 threads" 0 "3 heat maps written" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --top 3 --cam $cam --threads 2 --out "$tmp/x2$cam"
+    check "explain $cam same on 1 and 2 threads" 0 "" -- diff -r "$tmp/x1$cam" "$tmp/x2$cam"
+done
+check "explain bad threads" 2 "--threads expects" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --threads 300 --out "$tmp/x"
+# a report's scores, maps and t-SNE map: the same files on one thread and on two
+check "report 1 thread" 0 "report written" -- "$svdd" report --model "$tmp/m.safetensors" --dataset synthetic --tsne-points 300 --gallery 2 --threads 1 --out "$tmp/r1"
+check "report 2 threads" 0 "report written" -- "$svdd" report --model "$tmp/m.safetensors" --dataset synthetic --tsne-points 300 --gallery 2 --threads 2 --out "$tmp/r2"
+check "report same on 1 and 2 threads" 0 "" -- diff -r "$tmp/r1" "$tmp/r2"
 check "explain bad mode" 2 "--cam takes" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --cam magic --out "$tmp/x"
 
 check "experiment" 0 "tables in" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 --jobs 2 "${short[@]}" --out "$tmp/exp"

@@ -134,17 +134,22 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     int32_t *y = svdd__alloc(n, sizeof(int32_t));
     ranked *r = svdd__alloc(n, sizeof(ranked));
     size_t *pick = svdd__alloc(n, sizeof(size_t));
-    float *lat = NULL, *emb = NULL, *sub = NULL;
+    float *emb = NULL, *sub = NULL;
     int32_t *grp = NULL, *cls = NULL;
     double *rf[2] = {NULL, NULL}, *rt[2] = {NULL, NULL}, *rh[2] = {NULL, NULL};
     size_t rn[2] = {0, 0};
     sb html = {0};
     svdd_status st = SVDD_OK;
-    if (!s || !s_maha || !y || !r || !pick) {
+    /* one forward pass gives both scores and the codes the t-SNE map embeds */
+    const int hybrid = info.method == SVDD_METHOD_HYBRID;
+    float *dist = svdd__alloc(n, sizeof(float)), *recon = hybrid ? svdd__alloc(n, sizeof(float)) : NULL;
+    float *lat = svdd__alloc(n, (size_t)L * sizeof(float));
+    if (!s || !s_maha || !y || !r || !pick || !dist || (hybrid && !recon) || !lat) {
         st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for the report");
         goto done;
     }
     for (size_t i = 0; i < n; i++) y[i] = test->labels[i] != normal_class;
+    if ((st = svdd_model_parts(m, test, 0, n, dist, recon, lat, err)) != SVDD_OK) goto done;
 
     /* scores under the model's own threshold, and the Mahalanobis score for comparison */
     const svdd_threshold_kind own = info.threshold_kind;
@@ -152,9 +157,9 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     if ((st = svdd_model_set_threshold(m, own_maha ? SVDD_THRESHOLD_QUANTILE : SVDD_THRESHOLD_MAHALANOBIS_QUANTILE,
                                        info.target_fpr, err)) != SVDD_OK)
         goto done;
-    if ((st = svdd_model_score(m, test, 0, n, own_maha ? s : s_maha, NULL, err)) != SVDD_OK) goto done;
+    if ((st = svdd_model_score_parts(m, n, dist, recon, lat, own_maha ? s : s_maha, NULL, err)) != SVDD_OK) goto done;
     if ((st = svdd_model_set_threshold(m, own, info.target_fpr, err)) != SVDD_OK) goto done;
-    if ((st = svdd_model_score(m, test, 0, n, own_maha ? s_maha : s, NULL, err)) != SVDD_OK) goto done;
+    if ((st = svdd_model_score_parts(m, n, dist, recon, lat, own_maha ? s_maha : s, NULL, err)) != SVDD_OK) goto done;
     svdd_metrics mt, mm;
     if ((st = svdd_metrics_compute(&mt, s, y, n, info.threshold, err)) != SVDD_OK) goto done;
     if ((st = svdd_metrics_compute(&mm, s_maha, y, n, 0, err)) != SVDD_OK) goto done;
@@ -189,16 +194,14 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
         st = svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
         goto done;
     }
-    lat = svdd__alloc(n, (size_t)L * sizeof(float));
     sub = svdd__alloc(nt, (size_t)L * sizeof(float));
     emb = svdd__alloc(nt, 2 * sizeof(float));
     grp = svdd__alloc(nt, sizeof(int32_t));
     cls = svdd__alloc(nt, sizeof(int32_t));
-    if (!lat || !sub || !emb || !grp || !cls) {
+    if (!sub || !emb || !grp || !cls) {
         st = svdd__fail(err, SVDD_E_NOMEM, "out of memory for the t-SNE map");
         goto done;
     }
-    if ((st = svdd_model_latent(m, test, 0, n, lat, err)) != SVDD_OK) goto done;
     {
         /* n >= nt >= 7 here (the analyser loses that n >= nt) */
         uint32_t *perm = malloc(n * sizeof(uint32_t)); /* NOLINT(clang-analyzer-optin.portability.UnixAPI) */
@@ -334,7 +337,7 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     join(path, sizeof path, dir, "index.html");
     st = svdd_write_file_atomic(path, html.p, html.len, err);
 done:
-    free(s), free(s_maha), free(y), free(r), free(pick), free(lat), free(emb), free(sub), free(grp), free(cls);
+    free(s), free(s_maha), free(y), free(r), free(pick), free(dist), free(recon), free(lat), free(emb), free(sub), free(grp), free(cls);
     for (int c = 0; c < 2; c++) free(rf[c]), free(rt[c]), free(rh[c]);
     free(html.p);
     return st;
