@@ -724,13 +724,14 @@ static void bn_reference(float *out, float *mean, float *rstd, float *rm, float 
  * mean (where a careless variance loses digits). */
 static void test_batchnorm_matches_reference(void **state) {
     (void)state;
-    const int shapes[4][3] = {{20, 3, 784}, {9, 5, 196}, {7, 4, 13}, {50, 6, 1}};
-    for (int k = 0; k < 4; k++) {
+    /* 37 channels: two whole chunks of the kernels' channel loop and a part of one */
+    const int shapes[5][3] = {{20, 3, 784}, {9, 5, 196}, {7, 4, 13}, {50, 6, 1}, {30, 37, 30}};
+    for (int k = 0; k < 5; k++) {
         const int B = shapes[k][0], C = shapes[k][1], S = shapes[k][2];
         const size_t n = (size_t)B * C * S;
         float *x = malloc(n * 4), *dy = malloc(n * 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
         float *out = malloc(n * 4), *dx = malloc(n * 4);
-        float mean0[8], rstd0[8], rm0[8] = {0}, rv0[8], mean[8], rstd[8], rm[8], rv[8];
+        float mean0[40], rstd0[40], rm0[40] = {0}, rv0[40], mean[40], rstd[40], rm[40], rv[40];
         svdd_test_fill_uniform(x, n, 3.0f, 5.0f, 71 + k);
         svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 81 + k);
         for (int c = 0; c < C; c++) rv0[c] = 1.0f;
