@@ -284,7 +284,18 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
 /* Element-wise and per-image layers split over threads by images: each thread runs the plain
  * layer function on its own slice of the batch, so the result is the same for any thread count.
  * Small batches stay on one thread (starting threads would cost more than it saves). */
-typedef enum { EW_LRELU_F, EW_LRELU_B, EW_LRELU_BR, EW_SIGMOID_F, EW_SIGMOID_B, EW_POOL_F, EW_POOL_B, EW_UP_F, EW_UP_B } ew_op;
+typedef enum {
+    EW_LRELU_F,
+    EW_LRELU_B,
+    EW_LRELU_BR,
+    EW_SIGMOID_F,
+    EW_SIGMOID_B,
+    EW_POOL_F,
+    EW_POOL_B,
+    EW_POOL_LRELU_BR, /* EW_POOL_B, then EW_LRELU_BR of the leaky ReLU before the pooling */
+    EW_UP_F,
+    EW_UP_B
+} ew_op;
 
 static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a, const float *b) {
     const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
@@ -304,6 +315,15 @@ static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float 
         case EW_POOL_B:
             svdd__maxpool2d_backward(dst + lo * in, a + lo * out, b + lo * in, (int)nb, L->in_c, L->in_h, L->in_w);
             break;
+        case EW_POOL_LRELU_BR:
+            /* image by image, so that the leaky ReLU's backward finds the pooling's gradient and
+             * its own output in the cache (b is both the pooling's input and the leaky ReLU's
+             * output, L[-1] that leaky ReLU) */
+            for (size_t i = lo; i < hi; i++) {
+                svdd__maxpool2d_backward(dst + i * in, a + i * out, b + i * in, 1, L->in_c, L->in_h, L->in_w);
+                svdd__leaky_relu_backward_restore(dst + i * in, dst + i * in, (float *)b + i * in, in, L[-1].slope);
+            }
+            break;
         case EW_UP_F: svdd__upsample2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
         case EW_UP_B: svdd__upsample2d_backward(dst + lo * in, a + lo * out, (int)nb, L->in_c, L->in_h, L->in_w); break;
         }
@@ -313,12 +333,12 @@ static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float 
 /* Max pooling's backward in the two rounds of pool_split when its gradients overlap (each round a
  * parallel region of its own, so the second starts after the first has read its images).
  * svdd__net_reserve sized the buffer so that the rounds exist for every batch up to its cap. */
-static void pool_backward(const svdd__layer *L, int B, int threads, float *d, const float *g, const float *x) {
+static void pool_backward(ew_op op, const svdd__layer *L, int B, int threads, float *d, const float *g, const float *x) {
     const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
     /* as addresses: g may be the caller's buffer, another object */
     const uintptr_t dp = (uintptr_t)d, gp = (uintptr_t)g, f = sizeof(float);
     if (dp >= gp + out * B * f || gp >= dp + in * B * f) {
-        per_image(EW_POOL_B, L, B, threads, d, g, x);
+        per_image(op, L, B, threads, d, g, x);
         return;
     }
     size_t split;
@@ -328,9 +348,9 @@ static void pool_backward(const svdd__layer *L, int B, int threads, float *d, co
         split = ((size_t)((gp + out * B * f - dp) / f) + in - 1) / in;
     if (split > (size_t)B) split = (size_t)B;
     const int n0 = (int)split, n1 = B - n0;
-    if (gp > dp && n0 > 0) per_image(EW_POOL_B, L, n0, threads, d, g, x);
-    if (n1 > 0) per_image(EW_POOL_B, L, n1, threads, d + in * n0, g + out * n0, x + in * n0);
-    if (gp < dp && n0 > 0) per_image(EW_POOL_B, L, n0, threads, d, g, x);
+    if (gp > dp && n0 > 0) per_image(op, L, n0, threads, d, g, x);
+    if (n1 > 0) per_image(op, L, n1, threads, d + in * n0, g + out * n0, x + in * n0);
+    if (gp < dp && n0 > 0) per_image(op, L, n0, threads, d, g, x);
 }
 
 /* The max pooling after layer i, when it keeps its own output (batch norm's pass then pools). */
@@ -471,7 +491,15 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             if (d) per_image(EW_SIGMOID_B, L, B, ws.threads, d, g, L->out);
             break;
         case SVDD__MAXPOOL2D:
-            if (d) pool_backward(L, B, ws.threads, d, g, in);
+            if (d && i - 1 >= stop && st->layers[i - 1].kind == SVDD__LEAKY_RELU && st->layers[i - 1].restore &&
+                (i > 1 || need_input_grad)) {
+                /* the leaky ReLU before it wrote over batch norm's output (its backward works in
+                 * place, on this pooling's input gradient): both in one pass over each image */
+                pool_backward(EW_POOL_LRELU_BR, L, B, ws.threads, d, g, in);
+                st->layers[--i].restore = 0;
+            } else if (d) {
+                pool_backward(EW_POOL_B, L, B, ws.threads, d, g, in);
+            }
             break;
         case SVDD__UPSAMPLE2D:
             if (d && L->out_kind != SVDD__OUT_FUSED) per_image(EW_UP_B, L, B, ws.threads, d, g, NULL);
