@@ -48,7 +48,7 @@ int svdd_cli_report(int argc, char **argv) {
         }
         if (cli_data_opt(&d, argc, argv, &i, &bad) || cli_opt(argc, argv, &i, "--model", &model_path, &bad) ||
             cli_opt(argc, argv, &i, "--out", &out, &bad) || cli_opt(argc, argv, &i, "--threshold", &thr, &bad) ||
-            cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad))
+            cli_opt(argc, argv, &i, "--fpr", &fpr_s, &bad) || cli_threads_opt(argc, argv, &i, &o.threads, &bad))
             continue;
         if (cli_opt(argc, argv, &i, "--tsne-points", &v, &bad)) {
             if (!bad && !cli_parse_int("--tsne-points", v, 0, 1000000, &l)) bad = 1;
@@ -59,9 +59,6 @@ int svdd_cli_report(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
             if (!bad && !cli_parse_int("--seed", v, 0, 2147483647L, &l)) bad = 1;
             else o.seed = (uint64_t)l;
-        } else if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
-            if (!bad && !cli_parse_int("--threads", v, 1, 256, &l)) bad = 1;
-            else o.threads = (int)l;
         } else if (cli_opt(argc, argv, &i, "--cam", &v, &bad)) {
             if (!bad && strcmp(v, "excess") == 0) o.cam_mode = SVDD_CAM_EXCESS;
             else if (!bad && strcmp(v, "deviation") == 0) o.cam_mode = SVDD_CAM_DEVIATION;

@@ -133,9 +133,8 @@ int cli_fit_opt(svdd_fit_options *o, char **spec_text, int argc, char **argv, in
     } else if (OPT("--seed")) {
         if (!*bad && !cli_parse_int(a, v, 0, 2147483647L, &l)) *bad = 1;
         else o->seed = (uint64_t)l;
-    } else if (OPT("--threads")) {
-        if (!*bad && !cli_parse_int(a, v, 1, 256, &l)) *bad = 1;
-        else o->threads = (int)l;
+    } else if (cli_threads_opt(argc, argv, i, &o->threads, bad)) {
+        /* parsed */
     } else {
         return 0;
     }

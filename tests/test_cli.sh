@@ -64,6 +64,9 @@ check "explain bad threads" 2 "--threads expects" -- "$svdd" explain --model "$t
 check "report 1 thread" 0 "report written" -- "$svdd" report --model "$tmp/m.safetensors" --dataset synthetic --tsne-points 300 --gallery 2 --threads 1 --out "$tmp/r1"
 check "report 2 threads" 0 "report written" -- "$svdd" report --model "$tmp/m.safetensors" --dataset synthetic --tsne-points 300 --gallery 2 --threads 2 --out "$tmp/r2"
 check "report same on 1 and 2 threads" 0 "" -- diff -r "$tmp/r1" "$tmp/r2"
+# too few points for t-SNE: refused before anything is encoded or written
+check "report too few t-SNE points" 1 "at least 7 test images" -- "$svdd" report --model "$tmp/m.safetensors" --dataset synthetic --tsne-points 5 --out "$tmp/r3"
+check "report refused writes nothing" 0 "^0$" -- bash -c "ls '$tmp/r3' | wc -l"
 check "explain bad mode" 2 "--cam takes" -- "$svdd" explain --model "$tmp/m.safetensors" --dataset synthetic --cam magic --out "$tmp/x"
 
 check "experiment" 0 "tables in" -- "$svdd" experiment --datasets synthetic --classes 0 --methods deep-svdd,hybrid --seeds 1-2 --jobs 2 "${short[@]}" --out "$tmp/exp"

@@ -123,6 +123,26 @@ static void fit_and_check(fixture *f, svdd_method method, double min_auc) {
         assert_true((double)out / nn < 0.4);
         svdd_dataset_free(sel);
     }
+    /* the codes alone, on a set of more images than one block of encoding (1000): the same
+     * floats as the parts' codes, and as those of a range starting inside the second block */
+    if (method == SVDD_METHOD_ONE_CLASS) {
+        svdd_synthetic_options so = svdd_synthetic_defaults();
+        so.seed = 13;
+        so.n_normal = 1100;
+        so.n_anomalous = 150;
+        svdd_dataset *big = NULL;
+        assert_int_equal(svdd_dataset_synthetic(&big, &so, &err), SVDD_OK);
+        const size_t nb = svdd_dataset_count(big);
+        float *bd = malloc(nb * sizeof(float)), *bl = malloc(nb * L * sizeof(float)), *bl2 = malloc(nb * L * sizeof(float));
+        assert_int_equal(svdd_model_parts(m, big, 0, nb, bd, NULL, bl, &err), SVDD_OK);
+        memset(bl2, 0xff, nb * L * sizeof(float));
+        assert_int_equal(svdd_model_latent(m, big, 0, nb, bl2, &err), SVDD_OK);
+        assert_memory_equal(bl2, bl, nb * L * sizeof(float));
+        assert_int_equal(svdd_model_latent(m, big, 1003, nb - 1003, bl2, &err), SVDD_OK);
+        assert_memory_equal(bl2, bl + 1003 * L, (nb - 1003) * L * sizeof(float));
+        free(bd), free(bl), free(bl2);
+        svdd_dataset_free(big);
+    }
     /* parts the score needs, missing: refused with a message */
     assert_int_equal(svdd_model_set_threshold(m, SVDD_THRESHOLD_MAHALANOBIS, 0.05, &err), SVDD_OK);
     assert_int_equal(svdd_model_score_parts(m, n, dist, hybrid ? recon : NULL, NULL, s2, NULL, &err), SVDD_E_INVALID);

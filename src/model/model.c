@@ -382,11 +382,15 @@ fail:
     return st;
 }
 
+/* Images preprocessed and encoded at a time by the functions below, so that their memory stays
+ * bounded for any count. */
+#define SCORE_BLOCK 1000
+
 /* Preprocess and encode images in blocks, so memory stays bounded for any count: their squared
  * distances to the centre, reconstruction errors (recon not NULL) and codes (latent not NULL). */
 static svdd_status parts_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *dist,
                                float *recon, float *latent, svdd_error *err) {
-    const size_t BLOCK = 1000;
+    const size_t BLOCK = SCORE_BLOCK;
     const int L = svdd_net_latent_dim(m->net);
     if (first + count > UINT32_MAX)
         return svdd__fail(err, SVDD_E_INVALID, "images %zu..%zu: too many to score", first, first + count);
@@ -422,7 +426,7 @@ static void score_parts(const svdd_model *m, size_t n, const float *dist, const 
 /* Score images in blocks: the parts the model's score needs, then the scores. */
 static svdd_status score_block(svdd_model *m, const svdd_dataset *ds, size_t first, size_t count, float *scores,
                                uint8_t *flags, svdd_error *err) {
-    const size_t BLOCK = 1000;
+    const size_t BLOCK = SCORE_BLOCK;
     const int L = svdd_net_latent_dim(m->net), maha = is_mahalanobis(m->threshold_kind);
     float *dist = svdd__alloc(BLOCK, sizeof(float)), *recon = uses_recon(m) ? svdd__alloc(BLOCK, sizeof(float)) : NULL;
     float *lat = maha ? svdd__alloc(BLOCK, (size_t)L * sizeof(float)) : NULL;
@@ -482,9 +486,14 @@ svdd_status svdd_model_latent(svdd_model *m, const svdd_dataset *ds, size_t firs
     svdd_status st = check_range(m, ds, first, count, err);
     if (st != SVDD_OK) return st;
     if (!latent) return svdd__fail(err, SVDD_E_INVALID, "svdd_model_latent: NULL output");
-    float *dist = malloc((count ? count : 1) * sizeof(float));
+    /* the distances come with the codes: a block's worth of room for them */
+    float *dist = malloc(SCORE_BLOCK * sizeof(float));
     if (!dist) return svdd__fail(err, SVDD_E_NOMEM, "out of memory encoding %zu images", count);
-    st = parts_block(m, ds, first, count, dist, NULL, latent, err);
+    const size_t L = (size_t)svdd_net_latent_dim(m->net);
+    for (size_t b0 = 0; b0 < count && st == SVDD_OK; b0 += SCORE_BLOCK) {
+        const size_t nb = count - b0 < SCORE_BLOCK ? count - b0 : SCORE_BLOCK;
+        st = parts_block(m, ds, first + b0, nb, dist, NULL, latent + b0 * L, err);
+    }
     free(dist);
     return st;
 }

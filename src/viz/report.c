@@ -127,6 +127,11 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
                           test->n_classes - 1);
     if (o.gallery < 0 || o.gallery > 1000) return svdd__fail(err, SVDD_E_INVALID, "gallery size must be 0..1000");
     const size_t n = test->n;
+    const size_t nt = o.tsne_points == 0 || o.tsne_points > n ? n : o.tsne_points;
+    if (nt < 7)
+        /* t-SNE's perplexity may not fall below 2, which needs (n - 1) / 3 >= 2; checked before
+         * the test set is encoded and anything is written */
+        return svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
     svdd_model_info info;
     svdd_model_get_info(m, &info);
     const int L = info.latent_dim;
@@ -187,13 +192,6 @@ svdd_status svdd_report_write(svdd_model *m, const svdd_dataset *test, int norma
     if ((st = svdd_plot_score_histogram(path, title, s, y, n, info.threshold, thr_label, err)) != SVDD_OK) goto done;
 
     /* t-SNE of the latent vectors of a (seeded) subsample */
-    size_t nt = o.tsne_points == 0 || o.tsne_points > n ? n : o.tsne_points;
-    if (nt < 7) {
-        /* perplexity may not fall below 2, which needs (n - 1) / 3 >= 2; checked before the
-         * allocations, which would otherwise report an empty set as "out of memory" */
-        st = svdd__fail(err, SVDD_E_INVALID, "a report needs at least 7 test images for its t-SNE map (got %zu)", nt);
-        goto done;
-    }
     sub = svdd__alloc(nt, (size_t)L * sizeof(float));
     emb = svdd__alloc(nt, 2 * sizeof(float));
     grp = svdd__alloc(nt, sizeof(int32_t));
