@@ -136,6 +136,10 @@ static void test_conv2d(void **state) {
     probe_init(&p, CONV, 2, 3, 6, 6, 4, 3, 0, 2);
     check(&p, "conv2d k3 p0");
     probe_free(&p);
+    /* 16 channels each side, 5x5, padding 2, even sides: the Winograd path */
+    probe_init(&p, CONV, 2, 16, 6, 4, 16, 5, 2, 3);
+    check(&p, "conv2d winograd");
+    probe_free(&p);
 }
 
 static void test_conv_transpose2d(void **state) {
@@ -534,10 +538,11 @@ static double max_scaled_diff(const float *a, const float *b, size_t n) {
     return d / (m > 0 ? m : 1);
 }
 
-/* Each direct kernel (AVX2+FMA when the CPU has it, and the portable loops) against the
- * reference im2col path: forward, input gradient and weight gradient, on the MNIST networks'
- * shapes and on edge cases (one output channel, widths not a multiple of 8 or above 32, K = 3,
- * no padding, padding K - 1). */
+/* Each direct kernel (AVX2+FMA when the CPU has it, and the portable loops) and Winograd's
+ * F(2x2, 5x5) against the reference im2col path: forward, input gradient and weight gradient, on
+ * the networks' shapes and on edge cases (one output channel, widths not a multiple of 8 or above
+ * 32, K = 3, no padding, padding K - 1). Shapes Winograd does not fit (and every transposed
+ * convolution) fall back to im2col on that path. */
 static void compare_conv_paths(int transposed, int B, int C, int H, int W, int Co, int K, int P, uint64_t seed) {
     const int Ho = transposed ? H - 1 - 2 * P + K : H + 2 * P - K + 1, Wo = transposed ? W - 1 - 2 * P + K : W + 2 * P - K + 1;
     size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Wo;
@@ -545,9 +550,11 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
     svdd_test_fill_uniform(x, nin, -1, 1, seed);
     svdd_test_fill_uniform(w, nw, -1, 1, seed + 1);
     svdd_test_fill_uniform(g, nout, -1, 1, seed + 2);
-    const svdd__conv_path paths[3] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR};
-    float *o[3], *dx[3], *dw[3];
-    for (int i = 0; i < 3; i++) {
+    enum { NP = 4 };
+    const svdd__conv_path paths[NP] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR,
+                                       SVDD__CONV_WINOGRAD};
+    float *o[NP], *dx[NP], *dw[NP];
+    for (int i = 0; i < NP; i++) {
         for (int T = 1; T <= 2; T++) {
             size_t wsz = transposed ? svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 1, T, paths[i])
                                     : svdd__conv2d_workspace_as(B, C, H, W, Co, K, P, T, paths[i]);
@@ -571,22 +578,27 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
             /* The same path on two threads. The direct kernels compute every value the same way
              * whatever the split (the weight gradient over fixed groups of images); the products'
              * blocking may vary with the chunk's width, and their weight gradient is summed per
-             * thread. */
-            const double same = paths[i] == SVDD__CONV_IM2COL ? 1e-6 : 0;
+             * thread (on the Winograd path too, in its transformed form). */
+            const int products = paths[i] == SVDD__CONV_IM2COL || paths[i] == SVDD__CONV_WINOGRAD;
+            const double same = products ? 1e-6 : 0;
             assert_true(max_scaled_diff(oo, o[i], nout) <= same && max_scaled_diff(dd, dx[i], nin) <= same);
-            assert_true(max_scaled_diff(ww, dw[i], nw) <= (paths[i] == SVDD__CONV_IM2COL ? 1e-5 : 0));
+            assert_true(max_scaled_diff(ww, dw[i], nw) <= (products ? 1e-5 : 0));
             free(oo), free(dd), free(ww);
         }
     }
-    for (int i = 1; i < 3; i++) {
+    static const char *const names[NP] = {"im2col", "direct", "direct scalar", "winograd"};
+    for (int i = 1; i < NP; i++) {
         double a = max_scaled_diff(o[i], o[0], nout), b = max_scaled_diff(dx[i], dx[0], nin);
         double c = max_scaled_diff(dw[i], dw[0], nw);
+        const int wino = paths[i] == SVDD__CONV_WINOGRAD && !transposed && svdd__winograd_fits(C, Co, H, W, K, P);
+        if (paths[i] == SVDD__CONV_WINOGRAD && !wino) continue; /* im2col again */
         printf("  %s %dx%dx%d -> %d k%d p%d, %s vs im2col: output %.2e, input grad %.2e, weight grad %.2e\n",
-               transposed ? "conv_transpose2d" : "conv2d", C, H, W, Co, K, P, i == 1 ? "direct" : "direct scalar", a,
-               b, c);
-        assert_true(a < 1e-5 && b < 1e-5 && c < 1e-5);
+               transposed ? "conv_transpose2d" : "conv2d", C, H, W, Co, K, P, names[i], a, b, c);
+        /* Winograd's transforms add a few roundings per value (see winograd.c) */
+        const double tol = wino ? 2e-5 : 1e-5;
+        assert_true(a < tol && b < tol && c < tol);
     }
-    for (int i = 0; i < 3; i++) free(o[i]), free(dx[i]), free(dw[i]);
+    for (int i = 0; i < NP; i++) free(o[i]), free(dx[i]), free(dw[i]);
     free(x), free(w), free(g);
 }
 
@@ -623,6 +635,11 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(1, 2, 128, 8, 8, 64, 5, 2, 65);
     compare_conv_paths(1, 2, 64, 16, 16, 32, 5, 2, 66);
     compare_conv_paths(1, 2, 32, 32, 32, 3, 5, 2, 67);
+    /* Winograd: rows of tiles that are not whole vectors of four (5 and 3 tiles), one tile, and
+     * batches whose threads' chunks differ in size */
+    compare_conv_paths(0, 5, 5, 6, 10, 7, 5, 2, 82);
+    compare_conv_paths(0, 3, 17, 2, 2, 16, 5, 2, 83);
+    compare_conv_paths(0, 7, 16, 12, 6, 19, 5, 2, 84);
 }
 
 /* A transposed convolution that upsamples its input as it reads it (up = 2) gives the floats of

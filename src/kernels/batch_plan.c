@@ -27,19 +27,34 @@ svdd__batch_plan svdd__plan_fixed(int B, int threads, size_t scratch, size_t ext
     return p;
 }
 
-void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx) {
+/* The threads' work; with parts, each thread's weight gradient starts at zero. */
+static void run_threads(const svdd__batch_plan *p, int B, float *ws, int parts, svdd__chunk_fn chunk, const void *ctx) {
 #pragma omp parallel for num_threads(p->threads) schedule(static, 1)
     for (int t = 0; t < p->threads; t++) {
         /* thread t's images [lo, hi), its scratch, and its weight gradient at the end of it */
         const int lo = (int)((long)B * t / p->threads), hi = (int)((long)B * (t + 1) / p->threads);
-        float *scratch = ws + p->slice * (size_t)t, *part = dw ? scratch + (p->slice - p->extra) : NULL;
+        float *scratch = ws + p->slice * (size_t)t, *part = parts ? scratch + (p->slice - p->extra) : NULL;
         if (part) memset(part, 0, p->extra * sizeof(float));
         for (int b0 = lo; b0 < hi; b0 += p->chunk) chunk(ctx, scratch, part, b0, hi - b0 < p->chunk ? hi - b0 : p->chunk);
     }
+}
+
+void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx) {
+    run_threads(p, B, ws, dw != NULL, chunk, ctx);
     if (!dw) return;
     /* in thread order: deterministic for a given thread count */
     for (int t = 0; t < p->threads; t++) {
         const float *part = ws + p->slice * (size_t)t + (p->slice - p->extra);
         for (size_t i = 0; i < p->extra; i++) dw[i] += part[i];
     }
+}
+
+float *svdd__plan_run_sum(const svdd__batch_plan *p, int B, float *ws, svdd__chunk_fn chunk, const void *ctx) {
+    run_threads(p, B, ws, 1, chunk, ctx);
+    float *sum = ws + (p->slice - p->extra);
+    for (int t = 1; t < p->threads; t++) {
+        const float *part = ws + p->slice * (size_t)t + (p->slice - p->extra);
+        for (size_t i = 0; i < p->extra; i++) sum[i] += part[i];
+    }
+    return sum;
 }

@@ -309,7 +309,9 @@ void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int 
 
 int svdd__conv_direct_wanted(svdd__conv_path path, int Cin, int Cout, int K, int P, int *simd) {
     *simd = 0;
-    if (path == SVDD__CONV_IM2COL || P < 0 || P > K - 1) return 0;
+    if ((path != SVDD__CONV_AUTO && path != SVDD__CONV_DIRECT && path != SVDD__CONV_DIRECT_SCALAR) || P < 0 ||
+        P > K - 1)
+        return 0;
     if (path == SVDD__CONV_DIRECT_SCALAR) return 1;
     *simd = svdd__cpu_avx2_fma();
     if (path == SVDD__CONV_DIRECT) return 1;

@@ -1,6 +1,7 @@
 /* The hot loops under the layers: matrix products (OpenBLAS), the im2col / col2im
- * re-arrangements that turn a convolution into one, and direct convolution kernels for layers
- * with few channels. The layers in src/nn stay plain; the speed lives here. */
+ * re-arrangements that turn a convolution into one, direct convolution kernels for layers with
+ * few channels, and Winograd's transforms for the wide 5x5 ones. The layers in src/nn stay plain;
+ * the speed lives here. */
 #ifndef SVDD_KERNELS_H
 #define SVDD_KERNELS_H
 
@@ -18,6 +19,7 @@ typedef enum svdd__conv_path {
     SVDD__CONV_IM2COL,        /* im2col / col2im and matrix products: the reference, any shape */
     SVDD__CONV_DIRECT,        /* direct kernels, AVX2+FMA when the CPU has them, else scalar */
     SVDD__CONV_DIRECT_SCALAR, /* direct kernels, portable loops */
+    SVDD__CONV_WINOGRAD,      /* Winograd F(2x2, 5x5) and matrix products (5x5 kernels, padding 2, even sizes) */
 } svdd__conv_path;
 
 typedef struct svdd__workspace {
@@ -137,6 +139,37 @@ void svdd__conv_direct_wgrad_reduce(float *dw, const float *vacc, size_t n);
  * of the convolution that maps an output gradient to the input gradient. */
 void svdd__conv_weight_flip(float *dst, const float *w, int Cout, int Cin, int K);
 
+/* ---- Winograd F(2x2, 5x5) (winograd.c) ----
+ * For the 5x5, padding-2 convolutions of images with even sides: 36 multiplications per tile of
+ * 2x2 outputs and channel pair instead of 100, as 36 matrix products over the transformed tiles.
+ * A chunk of nb images of (C, H, W) has P = nb * (H/2) * (W/2) tiles; transformed chunks are
+ * (36, C, P) and transformed weights (36, Cout, Cin). */
+
+/* 1 when the shapes suit these kernels (K = 5, P = 2, H and W even). */
+int svdd__winograd_fits(int Cin, int Cout, int H, int W, int K, int P);
+/* Floats of the `rows` scratch each transform below needs. */
+size_t svdd__winograd_row_floats(int H, int W);
+/* U (36, Cout, Cin) = G g G^T for every kernel g of w (Cout, Cin, 5, 5); on `threads` threads
+ * (here and below: the same floats on any number). */
+void svdd__winograd_weights(float *U, const float *w, int Cout, int Cin, int threads);
+/* U (36, Cin, Cout): the same for the kernels of the input gradient's convolution, w's kernels
+ * turned by 180 degrees with the channel axes swapped. */
+void svdd__winograd_weights_rotated(float *U, const float *w, int Cout, int Cin, int threads);
+/* dw (Cout, Cin, 5, 5) += G^T dU G, the weight gradient from its transformed form dU (36, Cout, Cin). */
+void svdd__winograd_weight_grad(float *dw, const float *dU, int Cout, int Cin, int threads);
+/* The distance in floats between the 36 blocks of a transformed chunk whose blocks hold n
+ * floats each ((C, P) matrices: n = C * P): at least n, chosen so that the blocks fall on
+ * different cache sets. The `ps` arguments below. */
+size_t svdd__winograd_stride(size_t n);
+/* V (36, C, P), blocks ps apart: B^T d B for each tile's 6x6 patch d of inp (nb, C, H, W),
+ * zero-padded by 2. */
+void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, int H, int W, float *rows);
+/* out (nb, K, H, W) = A^T m A for each tile's transformed output m in M (36, K, P), blocks ps apart. */
+void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K, int H, int W, float *rows);
+/* D (36, K, P), blocks ps apart: A dy A^T for each 2x2 tile dy of dout (nb, K, H, W), the
+ * gradient of the transformed output. */
+void svdd__winograd_grad_output(float *D, size_t ps, const float *dout, int nb, int K, int H, int W, float *rows);
+
 /* (nb, C, S) <-> (C, nb, S) re-layouts between a batch and one wide matrix. */
 void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);
 void svdd__cnhw_to_nchw(float *dst, const float *src, int nb, int C, int S);
@@ -172,6 +205,10 @@ typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, 
  * of ws. With dw: each thread's weight gradient (`extra` floats) starts at zero, and dw += all
  * of them in thread order at the end (deterministic for a given thread count); NULL in forward. */
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
+/* The same with the threads' weight gradients summed in thread order into the first thread's,
+ * which it returns (the floats svdd__plan_run adds to a zeroed dw), for a caller that has more
+ * to do with the sum than add it: no buffer of its own. */
+float *svdd__plan_run_sum(const svdd__batch_plan *p, int B, float *ws, svdd__chunk_fn chunk, const void *ctx);
 
 /* ---- the layers with their kernels chosen by the caller, for the tests ----
  * Defined beside the layers they belong to (src/nn/conv2d.c, conv_transpose2d.c, batchnorm.c):
