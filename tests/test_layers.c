@@ -153,6 +153,10 @@ static void test_conv_transpose2d(void **state) {
     assert_int_equal(p.n_out, (size_t)2 * 2 * 14 * 14);
     check(&p, "conv_transpose2d k5 p3");
     probe_free(&p);
+    /* 16 channels each side, 5x5, padding 2, even sides: the Winograd path */
+    probe_init(&p, CONVT, 1, 16, 6, 4, 16, 5, 2, 7);
+    check(&p, "conv_transpose2d winograd");
+    probe_free(&p);
 }
 
 static void test_linear(void **state) {
@@ -541,8 +545,8 @@ static double max_scaled_diff(const float *a, const float *b, size_t n) {
 /* Each direct kernel (AVX2+FMA when the CPU has it, and the portable loops) and Winograd's
  * F(2x2, 5x5) against the reference im2col path: forward, input gradient and weight gradient, on
  * the networks' shapes and on edge cases (one output channel, widths not a multiple of 8 or above
- * 32, K = 3, no padding, padding K - 1). Shapes Winograd does not fit (and every transposed
- * convolution) fall back to im2col on that path. */
+ * 32, K = 3, no padding, padding K - 1). Shapes Winograd does not fit fall back to im2col on that
+ * path. */
 static void compare_conv_paths(int transposed, int B, int C, int H, int W, int Co, int K, int P, uint64_t seed) {
     const int Ho = transposed ? H - 1 - 2 * P + K : H + 2 * P - K + 1, Wo = transposed ? W - 1 - 2 * P + K : W + 2 * P - K + 1;
     size_t nin = (size_t)B * C * H * W, nw = (size_t)Co * C * K * K, nout = (size_t)B * Co * Ho * Wo;
@@ -590,7 +594,7 @@ static void compare_conv_paths(int transposed, int B, int C, int H, int W, int C
     for (int i = 1; i < NP; i++) {
         double a = max_scaled_diff(o[i], o[0], nout), b = max_scaled_diff(dx[i], dx[0], nin);
         double c = max_scaled_diff(dw[i], dw[0], nw);
-        const int wino = paths[i] == SVDD__CONV_WINOGRAD && !transposed && svdd__winograd_fits(C, Co, H, W, K, P);
+        const int wino = paths[i] == SVDD__CONV_WINOGRAD && svdd__winograd_fits(C, Co, H, W, K, P);
         if (paths[i] == SVDD__CONV_WINOGRAD && !wino) continue; /* im2col again */
         printf("  %s %dx%dx%d -> %d k%d p%d, %s vs im2col: output %.2e, input grad %.2e, weight grad %.2e\n",
                transposed ? "conv_transpose2d" : "conv2d", C, H, W, Co, K, P, names[i], a, b, c);
@@ -640,6 +644,8 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(0, 5, 5, 6, 10, 7, 5, 2, 82);
     compare_conv_paths(0, 3, 17, 2, 2, 16, 5, 2, 83);
     compare_conv_paths(0, 7, 16, 12, 6, 19, 5, 2, 84);
+    compare_conv_paths(1, 5, 5, 6, 10, 7, 5, 2, 85);
+    compare_conv_paths(1, 7, 16, 12, 6, 19, 5, 2, 86);
 }
 
 /* A transposed convolution that upsamples its input as it reads it (up = 2) gives the floats of
@@ -654,8 +660,9 @@ static void compare_upsampled_input(int B, int C, int h, int w, int Co, int K, i
     svdd_test_fill_uniform(wt, nw, -1, 1, seed + 1);
     svdd_test_fill_uniform(g, nout, -1, 1, seed + 2);
     svdd__upsample2d_forward(u, x, B, C, h, w);
-    const svdd__conv_path paths[3] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR};
-    for (int i = 0; i < 3; i++)
+    const svdd__conv_path paths[4] = {SVDD__CONV_IM2COL, SVDD__CONV_DIRECT, SVDD__CONV_DIRECT_SCALAR,
+                                      SVDD__CONV_WINOGRAD};
+    for (int i = 0; i < 4; i++)
         for (int T = 1; T <= 2; T++) {
             const size_t w1 = svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 1, T, paths[i]);
             const size_t w2 = svdd__conv_transpose2d_workspace_as(B, C, H, W, Co, K, P, 2, T, paths[i]);
@@ -696,6 +703,8 @@ static void test_conv_transpose_upsampled_input(void **state) {
     /* odd sizes, K = 3 without padding, one image */
     compare_upsampled_input(1, 3, 3, 5, 2, 3, 0, 77);
     compare_upsampled_input(4, 2, 5, 3, 3, 3, 1, 78);
+    /* Winograd: rows of 5 tiles, and threads' chunks that differ */
+    compare_upsampled_input(5, 5, 3, 5, 7, 5, 2, 82);
     /* whole groups of eight in the lanes, and the images left over */
     compare_upsampled_input(19, 2, 4, 4, 4, 5, 2, 79);
     compare_upsampled_input(17, 8, 14, 14, 1, 5, 2, 80);

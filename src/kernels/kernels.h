@@ -155,20 +155,45 @@ void svdd__winograd_weights(float *U, const float *w, int Cout, int Cin, int thr
 /* U (36, Cin, Cout): the same for the kernels of the input gradient's convolution, w's kernels
  * turned by 180 degrees with the channel axes swapped. */
 void svdd__winograd_weights_rotated(float *U, const float *w, int Cout, int Cin, int threads);
-/* dw (Cout, Cin, 5, 5) += G^T dU G, the weight gradient from its transformed form dU (36, Cout, Cin). */
-void svdd__winograd_weight_grad(float *dw, const float *dU, int Cout, int Cin, int threads);
+/* dw (Cout, Cin, 5, 5) += G^T dU G, the weight gradient from its transformed form dU (36, Cout, Cin);
+ * rotated: dw (Cin, Cout, 5, 5) += those kernels turned by 180 degrees (a transposed convolution's). */
+void svdd__winograd_weight_grad(float *dw, int rotated, const float *dU, int Cout, int Cin, int threads);
 /* The distance in floats between the 36 blocks of a transformed chunk whose blocks hold n
  * floats each ((C, P) matrices: n = C * P): at least n, chosen so that the blocks fall on
  * different cache sets. The `ps` arguments below. */
 size_t svdd__winograd_stride(size_t n);
 /* V (36, C, P), blocks ps apart: B^T d B for each tile's 6x6 patch d of inp (nb, C, H, W),
- * zero-padded by 2. */
-void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, int H, int W, float *rows);
-/* out (nb, K, H, W) = A^T m A for each tile's transformed output m in M (36, K, P), blocks ps apart. */
-void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K, int H, int W, float *rows);
+ * zero-padded by 2; up = 2: inp is (nb, C, H/2, W/2), read through a nearest-neighbour 2x
+ * upsampling. */
+void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, int H, int W, int up, float *rows);
+/* out (nb, K, H, W) = A^T m A for each tile's transformed output m in M (36, K, P), blocks ps
+ * apart; down = 2: out is (nb, K, H/2, W/2), each tile's four values summed (the adjoint of the
+ * upsampling, in svdd__upsample2d_backward's order). */
+void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K, int H, int W, int down,
+                           float *rows);
 /* D (36, K, P), blocks ps apart: A dy A^T for each 2x2 tile dy of dout (nb, K, H, W), the
  * gradient of the transformed output. */
 void svdd__winograd_grad_output(float *D, size_t ps, const float *dout, int nb, int K, int H, int W, float *rows);
+
+/* ---- Winograd convolutions over a batch (winograd_conv.c) ----
+ * A convolution of images of H x W (even) with 5x5 kernels and padding 2 keeping the size, one
+ * slice of images per thread (svdd__plan_batch). Ci and Co: the channels in and out. */
+
+/* 1 when a convolution (or a stride-1 transposed one) of these shapes takes this path: with
+ * SVDD__CONV_WINOGRAD whenever it fits, with SVDD__CONV_AUTO from 16 channels on each side. */
+int svdd__winograd_wanted(svdd__conv_path path, int Cin, int Cout, int H, int W, int K, int P);
+/* Workspace floats of the two functions below (either direction of the channels). */
+size_t svdd__winograd_workspace(int B, int threads, int Ci, int H, int W, int Co);
+/* out (B, Co, H/down, W/down) = the convolution of inp (B, Ci, H/up, W/up), upsampled when up = 2,
+ * with w (Co, Ci, 5, 5); rotated: with the kernels of w (Ci, Co, 5, 5) turned by 180 degrees
+ * instead (an input gradient, or a transposed convolution's forward). down = 2: each 2x2 block of
+ * the output summed (an upsampled input's gradient). */
+void svdd__winograd_conv(float *out, const float *inp, const float *w, int rotated, int B, int Ci, int H, int W,
+                         int Co, int up, int down, svdd__workspace *ws);
+/* The weight gradient of that convolution (down = 1) for the output gradient dout (B, Co, H, W):
+ * dw (Co, Ci, 5, 5) +=, or (rotated) dw (Ci, Co, 5, 5) += the kernels turned by 180 degrees. */
+void svdd__winograd_conv_wgrad(float *dw, int rotated, const float *inp, int up, const float *dout, int B, int Ci,
+                               int H, int W, int Co, svdd__workspace *ws);
 
 /* (nb, C, S) <-> (C, nb, S) re-layouts between a batch and one wide matrix. */
 void svdd__nchw_to_cnhw(float *dst, const float *src, int nb, int C, int S);

@@ -90,7 +90,7 @@ void svdd__winograd_weights_rotated(float *U, const float *w, int Cout, int Cin,
         for (int c = 0; c < Cin; c++) transform_kernel(U + (size_t)c * Cout + k, us, w + ((size_t)k * Cin + c) * 25, 1);
 }
 
-void svdd__winograd_weight_grad(float *dw, const float *dU, int Cout, int Cin, int threads) {
+void svdd__winograd_weight_grad(float *dw, int rotated, const float *dU, int Cout, int Cin, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int k = 0; k < Cout; k++)
         for (int c = 0; c < Cin; c++) {
@@ -102,12 +102,12 @@ void svdd__winograd_weight_grad(float *dw, const float *dU, int Cout, int Cin, i
                     for (int i = 0; i < 6; i++) s += G[i][a] * m[i][j];
                     t[a][j] = s;
                 }
-            float *g = dw + ((size_t)k * Cin + c) * 25;
+            float *g = dw + (rotated ? (size_t)c * Cout + k : (size_t)k * Cin + c) * 25;
             for (int a = 0; a < 5; a++)
                 for (int b = 0; b < 5; b++) {
                     double s = 0;
                     for (int j = 0; j < 6; j++) s += t[a][j] * G[j][b];
-                    g[a * 5 + b] += (float)s;
+                    g[rotated ? 24 - (a * 5 + b) : a * 5 + b] += (float)s;
                 }
         }
 }
@@ -193,8 +193,9 @@ static void ag_run(float *const o[6], const float *g0, const float *g1, int n) {
     }
 }
 
-/* Row y of the padded plane (y in -2 .. H+1) transformed along x: r[j * tw + tx], j = 0..5. */
-static void row_transform(float *r, const float *plane, int y, int H, int W, float *eo) {
+/* Row y of the padded plane (y in -2 .. H+1) transformed along x: r[j * tw + tx], j = 0..5. With
+ * up = 2 the plane is (H/2, W/2), read through a nearest-neighbour 2x upsampling. */
+static void row_transform(float *r, const float *plane, int y, int H, int W, int up, float *eo) {
     const int tw = W / 2, n = tw + 2;
     if (y < 0 || y >= H) {
         memset(r, 0, sizeof(float) * 6 * (size_t)tw);
@@ -202,11 +203,16 @@ static void row_transform(float *r, const float *plane, int y, int H, int W, flo
     }
     /* the padded row's even columns e[m] = x 2m - 2 and odd ones o[m] = x 2m - 1 */
     float *e = eo, *o = eo + n;
-    const float *s = plane + (size_t)y * W;
     e[0] = o[0] = e[n - 1] = o[n - 1] = 0.0f;
-    for (int m = 1; m <= tw; m++) {
-        e[m] = s[2 * m - 2];
-        o[m] = s[2 * m - 1];
+    if (up == 2) { /* x 2m - 2 and 2m - 1 are both pixel m - 1 of the small row */
+        const float *s = plane + (size_t)(y / 2) * tw;
+        for (int m = 1; m <= tw; m++) e[m] = o[m] = s[m - 1];
+    } else {
+        const float *s = plane + (size_t)y * W;
+        for (int m = 1; m <= tw; m++) {
+            e[m] = s[2 * m - 2];
+            o[m] = s[2 * m - 1];
+        }
     }
     /* tile tx reads padded columns 2tx .. 2tx+5 = e[tx], o[tx], e[tx+1], o[tx+1], e[tx+2], o[tx+2] */
     const float *const in[6] = {e, o, e + 1, o + 1, e + 2, o + 2};
@@ -222,14 +228,14 @@ size_t svdd__winograd_stride(size_t n) {
     return (s / 16) % 2 ? s : s + 16;
 }
 
-void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, int H, int W, float *rows) {
+void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, int H, int W, int up, float *rows) {
     const int th = H / 2, tw = W / 2, nt = th * tw;
     const size_t P = (size_t)nb * nt, rs = 6 * (size_t)tw, CP = ps;
     float *eo = rows, *rt = rows + 2 * (size_t)(tw + 2); /* rt: padded row y + 2 at rt + (y + 2) * rs */
     for (int b = 0; b < nb; b++)
         for (int c = 0; c < C; c++) {
-            const float *plane = inp + ((size_t)b * C + c) * H * W;
-            for (int y = -2; y < H + 2; y++) row_transform(rt + (size_t)(y + 2) * rs, plane, y, H, W, eo);
+            const float *plane = inp + ((size_t)b * C + c) * H * W / ((size_t)up * up);
+            for (int y = -2; y < H + 2; y++) row_transform(rt + (size_t)(y + 2) * rs, plane, y, H, W, up, eo);
             for (int ty = 0; ty < th; ty++) {
                 /* tile row ty reads padded rows 2ty .. 2ty+5; transform along y, one run of tiles
                  * per (i, j) */
@@ -247,15 +253,16 @@ void svdd__winograd_input(float *V, size_t ps, const float *inp, int nb, int C, 
         }
 }
 
-void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K, int H, int W, float *rows) {
+void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K, int H, int W, int down,
+                           float *rows) {
     const int th = H / 2, tw = W / 2, nt = th * tw;
     const size_t P = (size_t)nb * nt;
     /* rows: the tile row's transformed tiles reduced along y, (2, 6, tw), then one output row's
-     * even and odd pixels, (2, tw) */
+     * even and odd pixels, (2, tw), or two rows' when summing blocks, (4, tw) */
     float *r = rows, *ev = rows + 12 * (size_t)tw, *od = ev + tw;
     for (int b = 0; b < nb; b++)
         for (int k = 0; k < K; k++) {
-            float *o = out + ((size_t)b * K + k) * H * W;
+            float *o = out + ((size_t)b * K + k) * H * W / ((size_t)down * down);
             for (int ty = 0; ty < th; ty++) {
                 const float *m = M + (size_t)k * P + (size_t)b * nt + (size_t)ty * tw;
                 for (int j = 0; j < 6; j++) {
@@ -263,6 +270,17 @@ void svdd__winograd_output(float *out, const float *M, size_t ps, int nb, int K,
                                                 m + (size_t)(12 + j) * ps, m + (size_t)(18 + j) * ps,
                                                 m + (size_t)(24 + j) * ps, m + (size_t)(30 + j) * ps};
                     at_run(r + (size_t)j * tw, r + (size_t)(6 + j) * tw, in, tw);
+                }
+                if (down == 2) {
+                    /* each tile is one 2x2 block: its sum, in upsample2d_backward's order */
+                    float *ev1 = od + tw, *od1 = ev1 + tw, *dst = o + (size_t)ty * tw;
+                    const float *q0 = r, *q1 = r + 6 * (size_t)tw;
+                    const float *const in0[6] = {q0, q0 + tw, q0 + 2 * tw, q0 + 3 * tw, q0 + 4 * tw, q0 + 5 * tw};
+                    const float *const in1[6] = {q1, q1 + tw, q1 + 2 * tw, q1 + 3 * tw, q1 + 4 * tw, q1 + 5 * tw};
+                    at_run(ev, od, in0, tw);
+                    at_run(ev1, od1, in1, tw);
+                    for (int t = 0; t < tw; t++) dst[t] = (ev[t] + od[t]) + (ev1[t] + od1[t]);
+                    continue;
                 }
                 for (int a = 0; a < 2; a++) {
                     const float *q = r + (size_t)a * 6 * tw;

@@ -13,7 +13,7 @@
  * convolution of the padded output gradient with the rotated weights, so no col2im either.
  *
  * The 5x5, padding-2 layers with at least 16 channels on each side (those of the CIFAR-10
- * networks) take Winograd's F(2x2, 5x5) (src/kernels/winograd.c): 36 products per 2x2 tile and
+ * networks) take Winograd's F(2x2, 5x5) (src/kernels/winograd*.c): 36 products per 2x2 tile and
  * channel pair instead of 100, for the forward, the input gradient (the same transform on the
  * output gradient with the rotated weights) and the weight gradient (summed in transformed form
  * per thread, transformed back once per call). */
@@ -69,37 +69,6 @@ static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Co
     return nf > nb ? nf : nb;
 }
 
-/* ---- Winograd path ---- */
-
-static int winograd_wanted(svdd__conv_path path, int Cin, int Cout, int H, int W, int K, int P) {
-    if (!svdd__winograd_fits(Cin, Cout, H, W, K, P)) return 0;
-    return path == SVDD__CONV_WINOGRAD || (path == SVDD__CONV_AUTO && Cin >= 16 && Cout >= 16);
-}
-
-/* A chunk's scratch per image: its tiles transformed, input side and output side, and the
- * transforms' row scratch (counted per image for simplicity: a few hundred floats). The forward
- * has the transformed weights U (36, Cout, Cin) before the threads' slices. The backward runs
- * twice over the batch: first the weight gradient, each thread's transformed part (36, Cout, Cin)
- * at the end of its slice, summed into the first thread's; then the input gradient, a forward
- * with the rotated weights' transform (36, Cin, Cout) before the slices. Apart, the two runs need
- * less memory than together (CIFAR-10's 64x128 layer: 3.3 MB at two threads instead of 4.4). */
-static svdd__batch_plan winograd_plan(int B, int threads, int Cin, int H, int W, int Cout, int wgrad) {
-    const size_t nt = (size_t)(H / 2) * (W / 2), nw = 36 * (size_t)Cin * Cout;
-    /* + 32: the stride's padding of the two transformed blocks (svdd__winograd_stride) */
-    const size_t per_image = 36 * ((size_t)(Cin + Cout) * nt + 32) + svdd__winograd_row_floats(H, W);
-    /* half the budget of im2col: a chunk of one 16x16 image of 32 + 64 channels is 0.9 MB */
-    return svdd__plan_batch(B, threads, per_image, wgrad ? nw : 0, CONV_CHUNK_FLOATS / 2);
-}
-
-static size_t winograd_shared(int Cin, int Cout) { return svdd__round16(36 * (size_t)Cin * Cout); }
-
-static size_t winograd_workspace(int B, int threads, int Cin, int H, int W, int Cout) {
-    const svdd__batch_plan f = winograd_plan(B, threads, Cin, H, W, Cout, 0);
-    const svdd__batch_plan g = winograd_plan(B, threads, Cin, H, W, Cout, 1);
-    const size_t nf = winograd_shared(Cin, Cout) + f.slice * (size_t)f.threads, ng = g.slice * (size_t)g.threads;
-    return nf > ng ? nf : ng;
-}
-
 size_t svdd__conv2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, int P, int threads,
                                  svdd__conv_path path) {
     size_t S = (size_t)(H + 2 * P - K + 1) * (size_t)(W + 2 * P - K + 1);
@@ -111,8 +80,8 @@ size_t svdd__conv2d_workspace_as(int B, int Cin, int H, int W, int Cout, int K, 
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P);
         if (d > need) need = d;
-    } else if (winograd_wanted(path, Cin, Cout, H, W, K, P)) {
-        return winograd_workspace(B, threads, Cin, H, W, Cout); /* never im2col */
+    } else if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
+        return svdd__winograd_workspace(B, threads, Cin, H, W, Cout); /* never im2col */
     }
     return need;
 }
@@ -131,7 +100,6 @@ typedef struct conv2d_call {
     int simd;      /* direct path: AVX2+FMA kernels */
     int B;         /* direct backward: the batch, cut into groups */
     float *groups; /* direct backward: one weight gradient per group */
-    const float *U;  /* Winograd: the transformed weights (forward), the rotated ones' (backward) */
 } conv2d_call;
 
 /* Images [b0, b0 + nb); scratch: col (R, nb_max*S), outc (Cout, nb_max*S). */
@@ -165,52 +133,6 @@ static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, in
                                   c->P, pad, c->simd);
 }
 
-/* Winograd path, images [b0, b0 + nb); scratch: V (36, Cin, P), M (36, Cout, P), rows. */
-static void winograd_forward_chunk(const void *ctx, float *s, float *dw_part, int b0, int nb) {
-    const conv2d_call *c = ctx;
-    (void)dw_part;
-    const size_t nt = c->S / 4, P = (size_t)nb * nt, Pmax = (size_t)c->nb_max * nt;
-    const size_t vs = svdd__winograd_stride((size_t)c->Cin * P), ms = svdd__winograd_stride((size_t)c->Cout * P);
-    float *V = s, *M = V + 36 * svdd__winograd_stride((size_t)c->Cin * Pmax);
-    float *rows = M + 36 * svdd__winograd_stride((size_t)c->Cout * Pmax);
-    svdd__winograd_input(V, vs, c->inp + (size_t)b0 * c->Cin * c->H * c->W, nb, c->Cin, c->H, c->W, rows);
-    for (int x = 0; x < 36; x++) /* M[x] (Cout, P) = U[x] (Cout, Cin) x V[x] (Cin, P) */
-        svdd__sgemm(0, 0, c->Cout, (int)P, c->Cin, 1.0f, c->U + (size_t)x * c->Cout * c->Cin, c->Cin, V + x * vs,
-                    (int)P, 0.0f, M + x * ms, (int)P);
-    svdd__winograd_output(c->out + b0 * (size_t)c->Cout * c->S, M, ms, nb, c->Cout, c->H, c->W, rows);
-}
-
-/* Weight gradient, images [b0, b0 + nb): V (36, Cin, P) and D (36, Cout, P), the transformed
- * input and output gradient, in the scratch; the thread's transformed part in dw_part. */
-static void winograd_wgrad_chunk(const void *ctx, float *s, float *dw_part, int b0, int nb) {
-    const conv2d_call *c = ctx;
-    const size_t nt = c->S / 4, P = (size_t)nb * nt, Pmax = (size_t)c->nb_max * nt;
-    const size_t vs = svdd__winograd_stride((size_t)c->Cin * P), ds = svdd__winograd_stride((size_t)c->Cout * P);
-    float *V = s, *D = V + 36 * svdd__winograd_stride((size_t)c->Cin * Pmax);
-    float *rows = D + 36 * svdd__winograd_stride((size_t)c->Cout * Pmax);
-    svdd__winograd_input(V, vs, c->inp + (size_t)b0 * c->Cin * c->H * c->W, nb, c->Cin, c->H, c->W, rows);
-    svdd__winograd_grad_output(D, ds, c->dout + b0 * (size_t)c->Cout * c->S, nb, c->Cout, c->H, c->W, rows);
-    for (int x = 0; x < 36; x++) /* dU[x] (Cout, Cin) += D[x] (Cout, P) x V[x]^T (P, Cin) */
-        svdd__sgemm(0, 1, c->Cout, c->Cin, (int)P, 1.0f, D + x * ds, (int)P, V + x * vs, (int)P, 1.0f,
-                    dw_part + (size_t)x * c->Cout * c->Cin, c->Cin);
-}
-
-/* A Winograd forward over the batch: out (B, Co, H, W) from inp (B, Ci, H, W), with the weights'
- * transform in front of the threads' scratch: that of w (Co, Ci, 5, 5), or (rotated, for the input
- * gradient) that of w (Ci, Co, 5, 5)'s kernels turned by 180 degrees, channel axes swapped. */
-static void winograd_forward_run(float *out, const float *inp, const float *w, int rotated, int B, int Ci, int H,
-                                 int W, int Co, svdd__workspace *ws) {
-    const svdd__batch_plan pl = winograd_plan(B, ws->threads, Ci, H, W, Co, 0);
-    float *U = ws->data;
-    if (rotated)
-        svdd__winograd_weights_rotated(U, w, Ci, Co, pl.threads);
-    else
-        svdd__winograd_weights(U, w, Co, Ci, pl.threads);
-    const conv2d_call c = {.out = out, .inp = inp, .Cin = Ci, .H = H, .W = W, .Cout = Co, .K = 5, .P = 2,
-                           .Ho = H, .Wo = W, .nb_max = pl.chunk, .S = (size_t)H * W, .U = U};
-    svdd__plan_run(&pl, B, ws->data + winograd_shared(Ci, Co), NULL, winograd_forward_chunk, &c);
-}
-
 void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
@@ -222,8 +144,8 @@ void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B
         svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
         return;
     }
-    if (winograd_wanted(path, Cin, Cout, H, W, K, P)) {
-        winograd_forward_run(out, inp, w, 0, B, Cin, H, W, Cout, ws);
+    if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
+        svdd__winograd_conv(out, inp, w, 0, B, Cin, H, W, Cout, 1, 1, ws);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)Ho * Wo);
@@ -316,14 +238,10 @@ void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const f
         svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
         return;
     }
-    if (winograd_wanted(path, Cin, Cout, H, W, K, P)) {
-        const svdd__batch_plan pg = winograd_plan(B, ws->threads, Cin, H, W, Cout, 1);
-        const conv2d_call c = {.inp = inp, .dout = dout, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K, .P = P,
-                               .Ho = Ho, .Wo = Wo, .nb_max = pg.chunk, .S = (size_t)Ho * Wo};
-        svdd__winograd_weight_grad(dw, svdd__plan_run_sum(&pg, B, ws->data, winograd_wgrad_chunk, &c), Cout, Cin,
-                                   pg.threads);
+    if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
+        svdd__winograd_conv_wgrad(dw, 0, inp, 1, dout, B, Cin, H, W, Cout, ws);
         /* the input gradient: the output gradient convolved with the rotated weights */
-        if (dinp) winograd_forward_run(dinp, dout, w, 1, B, Cout, H, W, Cin, ws);
+        if (dinp) svdd__winograd_conv(dinp, dout, w, 1, B, Cout, H, W, Cin, 1, 1, ws);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)Ho * Wo);

@@ -13,6 +13,10 @@
  * (read as Cin output channels of Cout inputs) and padding P, and the weight gradient is conv2d's
  * with the roles of input and output gradient exchanged.
  *
+ * Wide 5x5 layers with padding 2 (the CIFAR-10 decoder's 128 -> 64 and 64 -> 32) take Winograd's
+ * F(2x2, 5x5) as that convolution (src/kernels/winograd_conv.c), reading the upsampled input and
+ * summing its gradient over the blocks as they go.
+ *
  * With up = 2 the layer reads its input through a nearest-neighbour 2x upsampling (a decoder's
  * upsample2d before it): inp and dinp are (B, Cin, H/2, W/2), and the upsampled (B, Cin, H, W)
  * that the products see is built a chunk at a time in the scratch they copy their input to
@@ -83,6 +87,8 @@ size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cou
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         size_t d = direct_workspace(B, threads, Cin, H, W, Cout, K, P, up);
         if (d > need) need = d;
+    } else if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
+        return svdd__winograd_workspace(B, threads, Cin, H, W, Cout); /* never im2col */
     }
     return need;
 }
@@ -222,6 +228,10 @@ void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float
         svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
         return;
     }
+    if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) { /* a convolution with the rotated kernels */
+        svdd__winograd_conv(out, inp, w, 1, B, Cin, H, W, Cout, up, 1, ws);
+        return;
+    }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
     const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P, .up = up,
                           .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .nb_max = pl.chunk,
@@ -262,6 +272,14 @@ void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dou
                               .groups = ws->data + pl.slice * (size_t)pl.threads};
         svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
         svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
+        return;
+    }
+    if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
+        /* that convolution's weight gradient, turned back; the input gradient is the output
+         * gradient convolved with w itself (Cin outputs of Cout inputs), summed over the
+         * upsampling's blocks when up = 2 */
+        svdd__winograd_conv_wgrad(dw, 1, inp, up, dout, B, Cin, H, W, Cout, ws);
+        if (dinp) svdd__winograd_conv(dinp, dout, w, 0, B, Cout, H, W, Cin, 1, up, ws);
         return;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)H * W);
