@@ -85,9 +85,10 @@ void svdd__winograd_weights(float *U, const float *w, int Cout, int Cin, int thr
 
 void svdd__winograd_weights_rotated(float *U, const float *w, int Cout, int Cin, int threads) {
     const size_t us = (size_t)Cout * Cin;
+    /* by U's rows (c), so that the threads do not write into the same cache lines */
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int k = 0; k < Cout; k++)
-        for (int c = 0; c < Cin; c++) transform_kernel(U + (size_t)c * Cout + k, us, w + ((size_t)k * Cin + c) * 25, 1);
+    for (int c = 0; c < Cin; c++)
+        for (int k = 0; k < Cout; k++) transform_kernel(U + (size_t)c * Cout + k, us, w + ((size_t)k * Cin + c) * 25, 1);
 }
 
 void svdd__winograd_weight_grad(float *dw, int rotated, const float *dU, int Cout, int Cin, int threads) {
