@@ -66,7 +66,7 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
     printf("'others': CPUs other processes used meanwhile; a ratio marked * was measured while they used more than %.2f\n",
            bench_num(cJSON_GetObjectItemCaseSensitive(root, "protocol"), "busy_threshold_cpus", 0));
     printf("GFLOP/s: a training step's multiply-adds counted as a plain convolution does them (as PyTorch does), x\n"
-           "images/s; svdd's Winograd layers (CIFAR-10's 5x5 convolutions of 32 and 64 channels) multiply 2.8 times\n"
+           "images/s; svdd's Winograd layers (CIFAR-10's 5x5 layers with 32 to 128 channels) multiply 2.8 times\n"
            "less, so the share of the sgemm ceiling can pass 100%%\n\n");
     printf("%-40s %3s %11s %11s %6s  %-22s %14s %8s %8s\n", "workload", "thr", "svdd img/s", "torch img/s", "ratio",
            "PyTorch best config", "GFLOP/s (%gemm)", "svdd MiB", "torch MiB");

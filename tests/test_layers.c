@@ -648,6 +648,55 @@ static void test_conv_direct_matches_im2col(void **state) {
     compare_conv_paths(1, 7, 16, 12, 6, 19, 5, 2, 86);
 }
 
+/* Winograd's rounding against exact sums: the forward's largest error against a double-precision
+ * sum, next to that of a plain float sum over the same 25 * Cin terms (one accumulator, channel
+ * by channel, tap by tap), on the CIFAR-10 encoder's wide layers with inputs like a leaky ReLU's
+ * output and weights of He initialisation's scale. The transforms may add a few roundings, not
+ * orders of magnitude. */
+static void winograd_rounding(int Cin, int Cout, int H, uint64_t seed) {
+    const int B = 2, W = H;
+    const size_t nin = (size_t)B * Cin * H * W, nw = (size_t)Cout * Cin * 25, nout = (size_t)B * Cout * H * W;
+    float *x = malloc(nin * 4), *w = malloc(nw * 4), *o = malloc(nout * 4);
+    svdd_test_fill_uniform(x, nin, 0.0f, 2.0f, seed);
+    const float a = sqrtf(6.0f / (25.0f * (float)Cin));
+    svdd_test_fill_uniform(w, nw, -a, a, seed + 1);
+    const size_t wsz = svdd__conv2d_workspace_as(B, Cin, H, W, Cout, 5, 2, 1, SVDD__CONV_WINOGRAD);
+    svdd__workspace ws = {malloc(wsz * 4), wsz, 1};
+    svdd__conv2d_forward_as(o, x, w, B, Cin, H, W, Cout, 5, 2, &ws, SVDD__CONV_WINOGRAD);
+    double e_wino = 0, e_float = 0, top = 0;
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < Cout; k++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++) {
+                    double exact = 0;
+                    float plain = 0;
+                    for (int c = 0; c < Cin; c++)
+                        for (int u = 0; u < 5; u++)
+                            for (int v = 0; v < 5; v++) {
+                                const int iy = y + u - 2, ix = xx + v - 2;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                const float wv = w[((size_t)k * Cin + c) * 25 + u * 5 + v];
+                                const float xv = x[(((size_t)b * Cin + c) * H + iy) * W + ix];
+                                exact += (double)wv * xv;
+                                plain += wv * xv;
+                            }
+                    const double got = o[(((size_t)b * Cout + k) * H + y) * W + xx];
+                    if (fabs(got - exact) > e_wino) e_wino = fabs(got - exact);
+                    if (fabs((double)plain - exact) > e_float) e_float = fabs((double)plain - exact);
+                    if (fabs(exact) > top) top = fabs(exact);
+                }
+    printf("  winograd %dx%dx%d -> %d: largest error %.2e (plain float sum %.2e) on outputs up to %.2f\n", Cin, H, W,
+           Cout, e_wino, e_float, top);
+    assert_true(e_float > 0 && e_wino <= 4 * e_float);
+    free(x), free(w), free(o), free(ws.data);
+}
+
+static void test_winograd_rounding(void **state) {
+    (void)state;
+    winograd_rounding(32, 64, 16, 91);
+    winograd_rounding(64, 128, 8, 92);
+}
+
 /* A transposed convolution that upsamples its input as it reads it (up = 2) gives the floats of
  * upsample2d followed by the plain layer, on every path and thread count: output, the gradient
  * of the small input map (the upsampling's backward of the layer's input gradient) and the
@@ -835,7 +884,7 @@ int main(void) {
         cmocka_unit_test(test_upsample2d),      cmocka_unit_test(test_sq_error_loss),
         cmocka_unit_test(test_im2col_adjoint),  cmocka_unit_test(test_conv2d_chunking),
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
-        cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
+        cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_winograd_rounding), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
         cmocka_unit_test(test_batchnorm_fused), cmocka_unit_test(test_conv_lanes),
         cmocka_unit_test(test_maxpool2d_lanes),
     };
