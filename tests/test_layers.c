@@ -799,9 +799,11 @@ static void bn_reference(float *out, float *mean, float *rstd, float *rm, float 
  * mean (where a careless variance loses digits). */
 static void test_batchnorm_matches_reference(void **state) {
     (void)state;
-    /* 37 channels: two whole chunks of the kernels' channel loop and a part of one */
-    const int shapes[5][3] = {{20, 3, 784}, {9, 5, 196}, {7, 4, 13}, {50, 6, 1}, {30, 37, 30}};
-    for (int k = 0; k < 5; k++) {
+    /* 37 channels: two whole chunks of the kernels' channel loop and a part of one; the first,
+     * the last two (3 images in uneven shares, 1 image among more threads) and the fifth are
+     * large enough for threads */
+    const int shapes[7][3] = {{20, 3, 784}, {9, 5, 196}, {7, 4, 13}, {50, 6, 1}, {30, 37, 30}, {3, 5, 2500}, {1, 40, 1000}};
+    for (int k = 0; k < 7; k++) {
         const int B = shapes[k][0], C = shapes[k][1], S = shapes[k][2];
         const size_t n = (size_t)B * C * S;
         float *x = malloc(n * 4), *dy = malloc(n * 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
@@ -811,29 +813,34 @@ static void test_batchnorm_matches_reference(void **state) {
         svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 81 + k);
         for (int c = 0; c < C; c++) rv0[c] = 1.0f;
         bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
+        double *split = calloc(svdd__batchnorm_split_doubles(C, 3), sizeof(double));
         for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
-            for (int T = 1; T <= 2; T++) {
-                for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
-                svdd__batchnorm_forward_train_as(out, mean, rstd, rm, rv, x, B, C, S, 1e-4f, 0.1f, T, simd);
-                svdd__batchnorm_backward_train_as(dx, dy, out, rstd, B, C, S, T, simd);
-                double d_out = max_scaled_diff(out, out0, n), d_dx = max_scaled_diff(dx, dx0, n);
-                double d_st = fmax(fmax(max_scaled_diff(mean, mean0, (size_t)C), max_scaled_diff(rstd, rstd0, (size_t)C)),
-                                   fmax(max_scaled_diff(rm, rm0, (size_t)C), max_scaled_diff(rv, rv0, (size_t)C)));
-                printf("  batchnorm B%d C%d S%d %s, %d thread(s): statistics %.2e, output %.2e, input grad %.2e\n", B,
-                       C, S, simd ? "AVX2" : "portable", T, d_st, d_out, d_dx);
-                assert_true(d_st < 1e-6 && d_out < 1e-6 && d_dx < 1e-6);
-            }
-        free(x), free(dy), free(out0), free(dx0), free(out), free(dx);
+            for (int T = 1; T <= 3; T++)
+                for (int by_images = 0; by_images <= 1; by_images++) {
+                    for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+                    double *sp = by_images ? split : NULL;
+                    memset(out, 0xff, n * 4), memset(dx, 0xff, n * 4); /* NaN where nothing is written */
+                    svdd__batchnorm_forward_train_as(out, mean, rstd, rm, rv, x, B, C, S, 1e-4f, 0.1f, T, simd, sp);
+                    svdd__batchnorm_backward_train_as(dx, dy, out, rstd, B, C, S, T, simd, sp);
+                    double d_out = max_scaled_diff(out, out0, n), d_dx = max_scaled_diff(dx, dx0, n);
+                    double d_st = fmax(fmax(max_scaled_diff(mean, mean0, (size_t)C), max_scaled_diff(rstd, rstd0, (size_t)C)),
+                                       fmax(max_scaled_diff(rm, rm0, (size_t)C), max_scaled_diff(rv, rv0, (size_t)C)));
+                    printf("  batchnorm B%d C%d S%d %s, %d thread(s) by %s: statistics %.2e, output %.2e, input grad %.2e\n",
+                           B, C, S, simd ? "AVX2" : "portable", T, by_images ? "images" : "channels", d_st, d_out, d_dx);
+                    assert_true(d_st < 1e-6 && d_out < 1e-6 && d_dx < 1e-6);
+                }
+        free(x), free(dy), free(out0), free(dx0), free(out), free(dx), free(split);
     }
 }
 
 /* Batch norm with the leaky ReLU and the max pooling fused into its last pass (training and
- * evaluation, portable and AVX2, one and two threads, even and odd planes) against the three
+ * evaluation, portable and AVX2, one and two threads by channels or images, even and odd planes) against the three
  * layers run one after another: the same floats. */
 static void test_batchnorm_fused(void **state) {
     (void)state;
-    const int shapes[4][4] = {{12, 8, 28, 28}, {7, 4, 14, 14}, {5, 3, 7, 9}, {40, 2, 2, 2}};
-    for (int k = 0; k < 4; k++) {
+    /* the first and the last large enough for threads (the last's 3 images in uneven shares) */
+    const int shapes[5][4] = {{12, 8, 28, 28}, {7, 4, 14, 14}, {5, 3, 7, 9}, {40, 2, 2, 2}, {3, 6, 46, 46}};
+    for (int k = 0; k < 5; k++) {
         const int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3];
         const size_t n = (size_t)B * C * H * W, np = (size_t)B * C * (H / 2) * (W / 2);
         float *x = malloc(n * 4), *want = malloc(n * 4), *got = malloc(n * 4);
@@ -842,14 +849,18 @@ static void test_batchnorm_fused(void **state) {
         svdd_test_fill_uniform(x, n, -2.0f, 3.0f, 91 + k);
         svdd_test_fill_uniform(rm, (size_t)C, -0.5f, 0.5f, 95 + k);
         svdd_test_fill_uniform(rv, (size_t)C, 0.5f, 2.0f, 97 + k);
+        double *split = calloc(svdd__batchnorm_split_doubles(C, 2), sizeof(double));
         for (int train = 0; train <= 1; train++)
             for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
                 for (int T = 1; T <= 2; T++)
-                    for (int pool = 0; pool <= 1; pool++) {
+                    for (int pool = 0; pool <= 3; pool++) {
+                        /* pool & 2: the threads split the images (training) */
+                        double *sp = pool & 2 ? split : NULL;
+                        if (!train && sp) continue;
                         memcpy(rm0, rm, sizeof rm), memcpy(rv0, rv, sizeof rv);
                         memcpy(rm1, rm, sizeof rm), memcpy(rv1, rv, sizeof rv);
                         if (train)
-                            svdd__batchnorm_forward_train_as(want, m0, r0, rm0, rv0, x, B, C, H * W, 1e-4f, 0.1f, T, simd);
+                            svdd__batchnorm_forward_train_as(want, m0, r0, rm0, rv0, x, B, C, H * W, 1e-4f, 0.1f, T, simd, sp);
                         else
                             svdd__batchnorm_forward_eval(want, x, rm0, rv0, B, C, H * W, 1e-4f);
                         svdd__leaky_relu_forward(want, want, n, 0.1f);
@@ -857,20 +868,21 @@ static void test_batchnorm_fused(void **state) {
                         memset(got, 0xff, n * 4), memset(pg, 0xff, np * 4);
                         if (train)
                             svdd__batchnorm_lrelu_forward_train_as(got, m1, r1, rm1, rv1, x, B, C, H, W, 1e-4f, 0.1f, 0.1f,
-                                                                   pool ? pg : NULL, T, simd);
+                                                                   pool & 1 ? pg : NULL, T, simd, sp);
                         else
                             svdd__batchnorm_lrelu_forward_eval_as(got, x, rm1, rv1, B, C, H, W, 1e-4f, 0.1f,
-                                                                  pool ? pg : NULL, T, simd);
-                        printf("  fused batch norm B%d C%d %dx%d, %s, %s, %d thread(s), %s\n", B, C, H, W,
-                               train ? "training" : "evaluation", simd ? "AVX2" : "portable", T, pool ? "pooled" : "not pooled");
+                                                                  pool & 1 ? pg : NULL, T, simd);
+                        printf("  fused batch norm B%d C%d %dx%d, %s, %s, %d thread(s)%s, %s\n", B, C, H, W,
+                               train ? "training" : "evaluation", simd ? "AVX2" : "portable", T,
+                               sp ? " by images" : "", pool & 1 ? "pooled" : "not pooled");
                         assert_memory_equal(got, want, n * 4);
-                        if (pool) assert_memory_equal(pg, pw, np * 4);
+                        if (pool & 1) assert_memory_equal(pg, pw, np * 4);
                         if (train) {
                             assert_memory_equal(m1, m0, (size_t)C * 4), assert_memory_equal(r1, r0, (size_t)C * 4);
                             assert_memory_equal(rm1, rm0, (size_t)C * 4), assert_memory_equal(rv1, rv0, (size_t)C * 4);
                         }
                     }
-        free(x), free(want), free(got), free(pw), free(pg);
+        free(x), free(want), free(got), free(pw), free(pg), free(split);
     }
 }
 

@@ -256,12 +256,17 @@ void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float
 void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp,
                                         const float *w, int B, int Cin, int H, int W, int Cout, int K, int P, int up,
                                         svdd__workspace *ws, svdd__conv_path path);
-/* simd = 1 (only when svdd__cpu_avx2_fma()): the AVX2 build of the same loops. */
+/* simd = 1 (only when svdd__cpu_avx2_fma()): the AVX2 build of the same loops. split = NULL: the
+ * threads take a share of the channels each (the plain layer's way); else scratch of
+ * svdd__batchnorm_split_doubles(C, threads) doubles, and each thread takes the share of the images
+ * a convolution's thread takes, B*t/T .. B*(t+1)/T (their sums added in thread order: the same
+ * floats within a rounding of a double). */
+size_t svdd__batchnorm_split_doubles(int C, int threads);
 void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                       const float *inp, int B, int C, int S, float eps, float momentum, int threads,
-                                      int simd);
+                                      int simd, double *split);
 void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
-                                       int C, int S, int threads, int simd);
+                                       int C, int S, int threads, int simd, double *split);
 /* simd = 1 (only when svdd__cpu_avx2_fma()): eight windows at a time (src/nn/maxpool2d.c). */
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd);
 void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *inp, int B, int C, int H, int W,
@@ -273,7 +278,7 @@ void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *in
  * step instead of three, the same floats as the layers run one after another. inp, out (B,C,H,W). */
 void svdd__batchnorm_lrelu_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                             const float *inp, int B, int C, int H, int W, float eps, float momentum,
-                                            float slope, float *pool, int threads, int simd);
+                                            float slope, float *pool, int threads, int simd, double *split);
 void svdd__batchnorm_lrelu_forward_eval_as(float *out, const float *inp, const float *run_mean, const float *run_var,
                                            int B, int C, int H, int W, float eps, float slope, float *pool, int threads,
                                            int simd);

@@ -116,6 +116,7 @@ static size_t layer_workspace(const svdd__stack *st, int i, int B, int threads) 
     if (L->kind == SVDD__CONV_TRANSPOSE2D)
         return svdd__conv_transpose2d_workspace_as(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
                                                    input_upsampled(st, i), threads, SVDD__CONV_AUTO);
+    if (L->kind == SVDD__BATCHNORM) return 2 * svdd__batchnorm_split_doubles(L->in_c, threads); /* doubles */
     return 0;
 }
 
@@ -353,6 +354,13 @@ static void pool_backward(ew_op op, const svdd__layer *L, int B, int threads, fl
     if (gp < dp && n0 > 0) per_image(op, L, n0, threads, d, g, x);
 }
 
+/* The workspace as doubles, for batch norm's sums: svdd__alloc aligns it to 64 bytes, and
+ * layer_workspace counts two floats a double. */
+static double *ws_doubles(const svdd__workspace *ws) {
+    void *p = ws->data;
+    return p;
+}
+
 /* The max pooling after layer i, when it keeps its own output (batch norm's pass then pools). */
 static svdd__layer *pool_after(svdd__stack *st, int i) {
     svdd__layer *P = i + 1 < st->n ? &st->layers[i + 1] : NULL;
@@ -394,7 +402,7 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
                 if (train)
                     svdd__batchnorm_lrelu_forward_train_as(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h,
                                                            L->in_w, L->eps, L->momentum, A->slope,
-                                                           P ? P->out : NULL, ws.threads, simd);
+                                                           P ? P->out : NULL, ws.threads, simd, ws_doubles(&ws));
                 else
                     svdd__batchnorm_lrelu_forward_eval_as(o, in, rm, rv, B, L->in_c, L->in_h, L->in_w, L->eps, A->slope,
                                                           P ? P->out : NULL, ws.threads, simd);
@@ -402,8 +410,8 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
                 i += P ? 2 : 1;
                 o = P ? P->out : A->out;
             } else if (train) {
-                svdd__batchnorm_forward_train(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
-                                              L->momentum, ws.threads);
+                svdd__batchnorm_forward_train_as(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
+                                                 L->momentum, ws.threads, svdd__cpu_avx2_fma(), ws_doubles(&ws));
             } else {
                 svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
             }
@@ -478,7 +486,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
         case SVDD__BATCHNORM:
             if (!d) break;
             if (train)
-                svdd__batchnorm_backward_train(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w, ws.threads);
+                svdd__batchnorm_backward_train_as(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w, ws.threads,
+                                                  svdd__cpu_avx2_fma(), ws_doubles(&ws));
             else
                 svdd__batchnorm_backward_eval(d, g, net->state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w,
                                               L->eps);
