@@ -48,6 +48,7 @@ typedef struct options {
     int scaling_images[8], n_scaling_images;
     int scaling_epochs;
     const char *subcommand;  /* "bench" under svdd, NULL for svdd_bench */
+    int rounds;              /* passes over the compare table's configurations */
     int retries;             /* re-runs of a configuration disturbed by other processes */
     double busy;             /* "disturbed": others used more than this many CPUs on average */
     double retry_budget;     /* seconds all re-runs together may take */
@@ -78,6 +79,8 @@ static void usage(FILE *f, const char *subcommand) {
             "  --python PATH        the Python with torch (default /usr/bin/python3)\n"
             "  --torch-script PATH  bench/torch_bench.py (default: found next to the build folder)\n"
             "  --json PATH          also write the results as JSON\n"
+            "  --rounds N           run the compare table's configurations N times over, one pass after\n"
+            "                       another, and report each row's median ratio and the range (default 1)\n"
             "  --busy F             a configuration during which other processes used more than F CPUs\n"
             "                       on average is run again (default 0.25)...\n"
             "  --retries N          ...at most N more times, the least disturbed run kept (default 2),\n"
@@ -143,7 +146,7 @@ static void find_torch_script(char *buf, size_t size) {
 static int takes_value(const char *a) {
     static const char *const names[] = {"--seconds", "--repeats", "--warmup", "--threads", "--nets", "--tasks",
                                         "--torch-blas", "--python", "--torch-script", "--json", "--busy",
-                                        "--retries", "--retry-budget", "--tables", "--scaling-images",
+                                        "--retries", "--retry-budget", "--rounds", "--tables", "--scaling-images",
                                         "--scaling-epochs", "--child-images", "--child-epochs", "--child",
                                         "--child-threads"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -168,6 +171,7 @@ static int parse_options(options *o, int argc, char **argv, const char *subcomma
     o->python = "/usr/bin/python3";
     o->child_threads = 1;
     o->retries = 2;
+    o->rounds = 1;
     o->busy = 0.25;
     o->retry_budget = 600;
     find_torch_script(o->torch_script, sizeof o->torch_script);
@@ -223,6 +227,9 @@ static int parse_options(options *o, int argc, char **argv, const char *subcomma
         } else if (strcmp(a, "--retries") == 0) {
             if (!parse_double(v, 0, 20, &d) || d != (int)d) goto bad;
             o->retries = (int)d;
+        } else if (strcmp(a, "--rounds") == 0) {
+            if (!parse_double(v, 1, BENCH_MAX_ROUNDS, &d) || d != (int)d) goto bad;
+            o->rounds = (int)d;
         } else if (strcmp(a, "--retry-budget") == 0) {
             if (!parse_double(v, 0, 86400, &o->retry_budget)) goto bad;
         } else if (strcmp(a, "--tables") == 0) {
@@ -608,6 +615,52 @@ static void progress(const char *who, const bench_task *t, int threads, const ch
             bench_num(r, "rate_best", 0), bench_num(r, "peak_rss_kb", 0) / 1024.0, bench_num(r, "other_load", -1));
 }
 
+/* One row of the compare table: svdd, then each PyTorch variant, the fastest kept as the row's
+ * PyTorch figure. Results go to the report's arrays, tagged with the row's round. Returns the
+ * number of configurations that failed. */
+static int run_row(driver *dr, bench_row *row, cJSON *svdd_res, cJSON *torch_res, cJSON *variants) {
+    const options *o = dr->o;
+    int failures = 0;
+    row->svdd = run_svdd_child(dr, row->task, row->threads);
+    progress("svdd", row->task, row->threads, "", row->svdd);
+    if (row->svdd) {
+        cJSON_AddNumberToObject(row->svdd, "round", row->round);
+        cJSON_AddItemToArray(svdd_res, row->svdd);
+    } else {
+        failures++;
+    }
+    if (!o->torch) return failures;
+    for (int v = 0; v < MAX_VARIANTS; v++) {
+        if (v == 0 ? !o->variant_pthread : !o->variant_openmp) continue;
+        cJSON *r = run_torch_child(dr, row->task, row->threads, v == 1);
+        progress("torch", row->task, row->threads, v == 1 ? "(openmp)" : "(pthread)", r);
+        if (!r) {
+            failures++;
+            continue;
+        }
+        cJSON_AddNumberToObject(r, "round", row->round);
+        cJSON_AddItemToArray(torch_res, r);
+        if (!row->torch_best || bench_num(r, "rate_median", 0) > bench_num(row->torch_best, "rate_median", 0)) {
+            row->torch_best = r;
+            row->torch_variant = bench_str(r, "variant");
+        }
+        /* one description per variant for the header */
+        int seen = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, variants) seen |= strcmp(bench_str(e, "requested"), bench_str(r, "requested")) == 0;
+        if (!seen) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "requested", bench_str(r, "requested"));
+            cJSON_AddStringToObject(d, "variant", bench_str(r, "variant"));
+            cJSON_AddStringToObject(d, "blas", bench_str(r, "blas"));
+            cJSON_AddStringToObject(d, "blas_core", bench_str(r, "blas_core"));
+            cJSON_AddStringToObject(d, "torch_version", bench_str(r, "torch_version"));
+            cJSON_AddItemToArray(variants, d);
+        }
+    }
+    return failures;
+}
+
 static int run_driver(const options *o) {
     driver dr = {o, 0};
     int n_tasks;
@@ -623,6 +676,7 @@ static int run_driver(const options *o) {
     cJSON_AddStringToObject(protocol, "statistic", "median images/s of the timed runs");
     cJSON_AddNumberToObject(protocol, "busy_threshold_cpus", o->busy);
     cJSON_AddNumberToObject(protocol, "retries", o->retries);
+    cJSON_AddNumberToObject(protocol, "rounds", o->rounds);
     cJSON *gemm = cJSON_AddArrayToObject(root, "gemm");
     cJSON *svdd_res = cJSON_AddArrayToObject(root, "svdd");
     cJSON *torch_res = cJSON_AddArrayToObject(root, "torch");
@@ -638,8 +692,15 @@ static int run_driver(const options *o) {
         cJSON_Delete(root);
         return 1;
     }
-    bench_row rows[64];
+    /* every configuration of every round: at most all tasks at all thread counts, rounds times */
+    const size_t max_rows = (size_t)n_tasks * (size_t)o->n_threads * (size_t)o->rounds;
+    bench_row *rows = calloc(max_rows, sizeof *rows);
     int n_rows = 0;
+    if (!rows) {
+        fprintf(stderr, "svdd bench: out of memory\n");
+        cJSON_Delete(root);
+        return 1;
+    }
     if (o->compare) {
         const bench_task *g = bench_task_find("gemm-1024");
         for (int ti = 0; ti < o->n_threads; ti++) {
@@ -658,46 +719,17 @@ static int run_driver(const options *o) {
             cJSON_AddItemToArray(gemm, r);
         }
 
-        for (int i = 0; i < n_tasks; i++) {
-            if (!task_selected(o, &tasks[i])) continue;
-            for (int ti = 0; ti < o->n_threads && n_rows < 64; ti++) {
-                bench_row *row = &rows[n_rows++];
-                memset(row, 0, sizeof *row);
-                row->task = &tasks[i];
-                row->threads = o->threads[ti];
-                row->svdd = run_svdd_child(&dr, row->task, row->threads);
-                progress("svdd", row->task, row->threads, "", row->svdd);
-                if (row->svdd)
-                    cJSON_AddItemToArray(svdd_res, row->svdd);
-                else
-                    failures++;
-                if (!o->torch) continue;
-                for (int v = 0; v < MAX_VARIANTS; v++) {
-                    if (v == 0 ? !o->variant_pthread : !o->variant_openmp) continue;
-                    cJSON *r = run_torch_child(&dr, row->task, row->threads, v == 1);
-                    progress("torch", row->task, row->threads, v == 1 ? "(openmp)" : "(pthread)", r);
-                    if (!r) {
-                        failures++;
-                        continue;
-                    }
-                    cJSON_AddItemToArray(torch_res, r);
-                    if (!row->torch_best || bench_num(r, "rate_median", 0) > bench_num(row->torch_best, "rate_median", 0)) {
-                        row->torch_best = r;
-                        row->torch_variant = bench_str(r, "variant");
-                    }
-                    /* one description per variant for the header */
-                    int seen = 0;
-                    const cJSON *e;
-                    cJSON_ArrayForEach(e, variants) seen |= strcmp(bench_str(e, "requested"), bench_str(r, "requested")) == 0;
-                    if (!seen) {
-                        cJSON *d = cJSON_CreateObject();
-                        cJSON_AddStringToObject(d, "requested", bench_str(r, "requested"));
-                        cJSON_AddStringToObject(d, "variant", bench_str(r, "variant"));
-                        cJSON_AddStringToObject(d, "blas", bench_str(r, "blas"));
-                        cJSON_AddStringToObject(d, "blas_core", bench_str(r, "blas_core"));
-                        cJSON_AddStringToObject(d, "torch_version", bench_str(r, "torch_version"));
-                        cJSON_AddItemToArray(variants, d);
-                    }
+        for (int rd = 0; rd < o->rounds; rd++) {
+            if (o->rounds > 1) fprintf(stderr, "svdd bench: round %d of %d\n", rd + 1, o->rounds);
+            for (int i = 0; i < n_tasks; i++) {
+                if (!task_selected(o, &tasks[i])) continue;
+                for (int ti = 0; ti < o->n_threads && (size_t)n_rows < max_rows; ti++) {
+                    bench_row *row = &rows[n_rows++];
+                    memset(row, 0, sizeof *row);
+                    row->task = &tasks[i];
+                    row->threads = o->threads[ti];
+                    row->round = rd;
+                    failures += run_row(&dr, row, svdd_res, torch_res, variants);
                 }
             }
         }
@@ -755,6 +787,7 @@ static int run_driver(const options *o) {
     }
     if (failures) fprintf(stderr, "svdd bench: %d configuration(s) failed\n", failures);
     cJSON_Delete(root);
+    free(rows);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #define BENCH_MAX_REPEATS 50
 #define BENCH_MAX_THREADS 8
+#define BENCH_MAX_ROUNDS 20
 
 typedef enum bench_kind {
     BENCH_TRAIN_ENC, /* Deep SVDD one-class loss mean ||phi(x) - c||^2 on the encoder */
@@ -73,6 +74,7 @@ void bench_loaded_openblas(char *buf, size_t size);
 typedef struct bench_row {
     const bench_task *task;
     int threads;
+    int round; /* 0 .. rounds - 1 */
     cJSON *svdd;
     cJSON *torch_best;    /* the PyTorch configuration with the highest median rate */
     const char *torch_variant;

@@ -24,6 +24,40 @@ static double row_gflops(const bench_row *row, const cJSON *side) {
     return f > 0 && side ? f * bench_num(side, "rate_median", 0) * 1e-9 : 0;
 }
 
+/* svdd's rate over PyTorch's best in the row's own round, or -1 without both. */
+static double row_ratio(const bench_row *r) {
+    double s = bench_num(r->svdd, "rate_median", 0), p = bench_num(r->torch_best, "rate_median", 0);
+    return s > 0 && p > 0 ? s / p : -1;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Over the rounds of key's workload and thread count: the row whose ratio is the median (the lower
+ * of the two middle ones for an even count), with the smallest and largest ratio and how many
+ * rounds had one; key itself when none had. */
+static const bench_row *median_row(const bench_row *rows, int n_rows, const bench_row *key, double *lo, double *hi,
+                                   int *n) {
+    double ratios[BENCH_MAX_ROUNDS];
+    *n = 0;
+    for (int i = 0; i < n_rows && *n < BENCH_MAX_ROUNDS; i++)
+        if (rows[i].task == key->task && rows[i].threads == key->threads && row_ratio(&rows[i]) > 0)
+            ratios[(*n)++] = row_ratio(&rows[i]);
+    if (*n == 0) return key;
+    qsort(ratios, (size_t)*n, sizeof ratios[0], compare_doubles);
+    *lo = ratios[0], *hi = ratios[*n - 1];
+    const double med = ratios[(*n - 1) / 2];
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i].task == key->task && rows[i].threads == key->threads && row_ratio(&rows[i]) == med) return &rows[i];
+    return key;
+}
+
+static int protocol_rounds(const cJSON *root) {
+    return (int)bench_num(cJSON_GetObjectItemCaseSensitive(root, "protocol"), "rounds", 1);
+}
+
 static void print_mib(const cJSON *r) {
     if (r)
         printf(" %8.0f", mib(r, "peak_rss_kb"));
@@ -68,10 +102,18 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
     printf("GFLOP/s: a training step's multiply-adds counted as a plain convolution does them (as PyTorch does), x\n"
            "images/s; svdd's Winograd layers (CIFAR-10's 5x5 layers with 32 to 128 channels) multiply 2.8 times\n"
            "less, so the share of the sgemm ceiling can pass 100%%\n\n");
-    printf("%-40s %3s %11s %11s %6s  %-22s %14s %8s %8s\n", "workload", "thr", "svdd img/s", "torch img/s", "ratio",
-           "PyTorch best config", "GFLOP/s (%gemm)", "svdd MiB", "torch MiB");
+    const int rounds = protocol_rounds(root);
+    if (rounds > 1)
+        printf("%d rounds: each row is the round whose ratio is the median (the lower middle one for an even\n"
+               "count); 'rounds' gives the smallest and largest ratio of the rounds and their count\n\n",
+               rounds);
+    printf("%-40s %3s %11s %11s %6s  %-22s %14s %8s %8s%s\n", "workload", "thr", "svdd img/s", "torch img/s", "ratio",
+           "PyTorch best config", "GFLOP/s (%gemm)", "svdd MiB", "torch MiB", rounds > 1 ? "  rounds" : "");
     for (int i = 0; i < n_rows; i++) {
-        const bench_row *r = &rows[i];
+        if (rows[i].round != 0) continue;
+        double lo = 0, hi = 0;
+        int n = 0;
+        const bench_row *r = median_row(rows, n_rows, &rows[i], &lo, &hi, &n);
         double s = bench_num(r->svdd, "rate_median", 0), p = bench_num(r->torch_best, "rate_median", 0);
         printf("%-40s %3d", r->task->label, r->threads);
         print_rate(s);
@@ -93,19 +135,23 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
             printf(" %14s", "");
         print_mib(r->svdd);
         print_mib(r->torch_best);
+        if (rounds > 1 && n > 0) printf("  %.2f-%.2f (%d)", lo, hi, n);
         printf("\n");
     }
 
     /* Every PyTorch configuration, so that the choice of the best one can be checked. */
     printf("\nAll PyTorch configurations (median / best of the timed runs, images/s):\n");
-    printf("%-40s %3s  %-22s %11s %11s %9s %12s %7s\n", "workload", "thr", "variant", "median", "best", "peak MiB",
-           "CPU us/img", "others");
+    printf("%-40s %3s%s  %-22s %11s %11s %9s %12s %7s\n", "workload", "thr", rounds > 1 ? " round" : "", "variant",
+           "median", "best", "peak MiB", "CPU us/img", "others");
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(root, "torch");
     for (int i = 0; i < n_rows; i++) {
         cJSON_ArrayForEach(e, all) {
-            if (strcmp(bench_str(e, "task"), rows[i].task->name) != 0 || (int)bench_num(e, "threads", 0) != rows[i].threads)
+            if (strcmp(bench_str(e, "task"), rows[i].task->name) != 0 || (int)bench_num(e, "threads", 0) != rows[i].threads ||
+                (int)bench_num(e, "round", 0) != rows[i].round)
                 continue;
-            printf("%-40s %3d  %-22s", rows[i].task->label, rows[i].threads, bench_str(e, "variant"));
+            printf("%-40s %3d", rows[i].task->label, rows[i].threads);
+            if (rounds > 1) printf(" %5d", rows[i].round + 1);
+            printf("  %-22s", bench_str(e, "variant"));
             print_rate(bench_num(e, "rate_median", 0));
             print_rate(bench_num(e, "rate_best", 0));
             printf(" %9.0f %12.1f %7.2f\n", mib(e, "peak_rss_kb"), 1e6 * bench_num(e, "cpu_seconds_per_unit", 0),
@@ -113,11 +159,13 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
         }
     }
     printf("\nsvdd median / best (images/s), resident memory before the network and at peak (MiB), CPU time of\n"
-           "all threads per image (a second thread that only spins shows up here), CPUs used by others:\n");
+           "all threads per image (a second thread that only spins shows up here), CPUs used by others%s:\n",
+           rounds > 1 ? " (after the thread count: the round)" : "");
     for (int i = 0; i < n_rows; i++) {
         const cJSON *s = rows[i].svdd;
         if (!s) continue;
         printf("%-40s %3d", rows[i].task->label, rows[i].threads);
+        if (rounds > 1) printf(" %5d", rows[i].round + 1);
         print_rate(bench_num(s, "rate_median", 0));
         print_rate(bench_num(s, "rate_best", 0));
         printf(" %9.1f %9.1f %12.1f %7.2f\n", mib(s, "base_rss_kb"), mib(s, "peak_rss_kb"),
@@ -135,6 +183,7 @@ void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double 
         cJSON_AddStringToObject(o, "task", r->task->name);
         cJSON_AddStringToObject(o, "label", r->task->label);
         cJSON_AddNumberToObject(o, "threads", r->threads);
+        cJSON_AddNumberToObject(o, "round", r->round);
         cJSON_AddNumberToObject(o, "batch", r->task->batch);
         if (r->svdd) cJSON_AddNumberToObject(o, "svdd_images_per_s", s);
         if (r->torch_best) {
@@ -151,6 +200,24 @@ void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double 
         if (r->svdd) cJSON_AddNumberToObject(o, "svdd_peak_rss_kb", bench_num(r->svdd, "peak_rss_kb", -1));
         if (r->torch_best) cJSON_AddNumberToObject(o, "torch_peak_rss_kb", bench_num(r->torch_best, "peak_rss_kb", -1));
         cJSON_AddItemToArray(arr, o);
+    }
+    /* per workload and thread count: the rounds' ratios, as the table shows them */
+    cJSON *sum = cJSON_AddArrayToObject(root, "ratios");
+    for (int i = 0; i < n_rows; i++) {
+        if (rows[i].round != 0) continue;
+        double lo = 0, hi = 0;
+        int n = 0;
+        const bench_row *m = median_row(rows, n_rows, &rows[i], &lo, &hi, &n);
+        if (n == 0) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "task", rows[i].task->name);
+        cJSON_AddNumberToObject(o, "threads", rows[i].threads);
+        cJSON_AddNumberToObject(o, "rounds", n);
+        cJSON_AddNumberToObject(o, "median", row_ratio(m));
+        cJSON_AddNumberToObject(o, "median_round", m->round);
+        cJSON_AddNumberToObject(o, "min", lo);
+        cJSON_AddNumberToObject(o, "max", hi);
+        cJSON_AddItemToArray(sum, o);
     }
 }
 

@@ -15,6 +15,8 @@ check "unknown option" 2 "unknown option --frobnicate" -- "$svdd" bench --frobni
 check "bad table" 2 "bad value 'speed' for --tables" -- "$svdd" bench --tables speed
 check "too few images" 2 "bad value '10' for --scaling-images" -- "$svdd" bench --scaling-images 10
 check "unknown child task" 2 "unknown task 'nothing'" -- "$svdd" bench --child nothing
+check "no rounds" 2 "bad value '0' for --rounds" -- "$svdd" bench --rounds 0
+check "too many rounds" 2 "bad value '21' for --rounds" -- "$svdd" bench --rounds 21
 
 check "tiny run" 0 "Whole training runs" -- "$svdd" bench --no-torch --nets mnist --tasks train,score --threads 1 \
     --seconds 0.05 --repeats 1 --warmup 0 --retries 0 --scaling-images 250 --scaling-epochs 1 --json "$tmp/b.json"
@@ -33,4 +35,35 @@ assert 0 < fit[0]["seconds"] < 600 and fit[0]["peak_rss_kb"] > 0, fit
 assert fit[0]["ae_seconds"] > 0 and fit[0]["objective_seconds"] > 0
 PY
 then ok; else bad "the JSON report lacks a part of the run"; fi
+
+# --rounds: a stand-in for PyTorch's script whose rate grows with every call, so that the rounds'
+# ratios differ; each workload's reported ratio must be the median of its rounds', with their range
+cat > "$tmp/python" <<'SH'
+#!/bin/sh
+# called as: python SCRIPT --task NAME --threads T ...
+n=$(cat "$0.count" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo "$n" > "$0.count"
+echo "{\"side\":\"torch\",\"task\":\"$3\",\"threads\":$5,\"rate_median\":$((n * 1000)),\"rate_best\":$((n * 1000)),\"blas\":\"/x/openblas-pthread/libopenblas.so\",\"peak_rss_kb\":1000}"
+SH
+chmod +x "$tmp/python"
+: > "$tmp/torch_bench.py"
+check "rounds" 0 "3 rounds" -- "$svdd" bench --python "$tmp/python" --torch-script "$tmp/torch_bench.py" \
+    --torch-blas pthread --nets mnist --tasks score --threads 1 --rounds 3 --tables compare \
+    --seconds 0.05 --repeats 1 --warmup 0 --retries 0 --json "$tmp/r.json"
+if /usr/bin/python3 - "$tmp/r.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["protocol"]["rounds"] == 3
+rows = r["rows"]
+assert sorted((x["task"], x["round"]) for x in rows) == sorted((t, k) for t in ("score-mnist-b1", "score-mnist-b200") for k in range(3)), rows
+assert len(r["torch"]) == 6 and sorted(x["round"] for x in r["torch"]) == [0, 0, 1, 1, 2, 2]
+for s in r["ratios"]:
+    mine = sorted(x["ratio"] for x in rows if x["task"] == s["task"] and x["threads"] == s["threads"])
+    assert s["rounds"] == 3 and s["median"] == mine[1] and s["min"] == mine[0] and s["max"] == mine[2], (s, mine)
+    med = [x for x in rows if x["task"] == s["task"] and x["round"] == s["median_round"]][0]
+    assert med["ratio"] == s["median"], (s, med)
+assert len(r["ratios"]) == 2
+PY
+then ok; else bad "the rounds' ratios are not summarised by their median and range"; fi
 finish
