@@ -35,20 +35,51 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Over the rounds of key's workload and thread count: the row whose ratio is the median (the lower
- * of the two middle ones for an even count), with the smallest and largest ratio and how many
- * rounds had one; key itself when none had. */
+/* A figure of a row: its ratio to PyTorch, or svdd's speed-up over one thread; -1 when missing. */
+typedef double (*row_value_fn)(const bench_row *rows, int n_rows, const bench_row *r);
+
+static double ratio_value(const bench_row *rows, int n_rows, const bench_row *r) {
+    (void)rows, (void)n_rows;
+    return row_ratio(r);
+}
+
+/* svdd's rate at r's thread count over its rate at one thread in the same round. */
+static double scaling_value(const bench_row *rows, int n_rows, const bench_row *r) {
+    if (r->threads == 1) return -1;
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i].task == r->task && rows[i].round == r->round && rows[i].threads == 1) {
+            const double one = bench_num(rows[i].svdd, "rate_median", 0), many = bench_num(r->svdd, "rate_median", 0);
+            return one > 0 && many > 0 ? many / one : -1;
+        }
+    return -1;
+}
+
+/* The figures fn gives the rounds of key's workload and thread count (those it has), sorted;
+ * returns their count. */
+static int group_values(const bench_row *rows, int n_rows, const bench_row *key, row_value_fn fn,
+                        double out[BENCH_MAX_ROUNDS]) {
+    int n = 0;
+    for (int i = 0; i < n_rows && n < BENCH_MAX_ROUNDS; i++) {
+        if (rows[i].task != key->task || rows[i].threads != key->threads) continue;
+        const double v = fn(rows, n_rows, &rows[i]);
+        if (v > 0) out[n++] = v;
+    }
+    qsort(out, (size_t)n, sizeof out[0], compare_doubles);
+    return n;
+}
+
+/* The median of n sorted values: the lower of the two middle ones for an even count. */
+static double lower_median(const double *v, int n) { return v[(n - 1) / 2]; }
+
+/* Over the rounds of key's workload and thread count: the row whose ratio is the median, with
+ * the smallest and largest ratio and how many rounds had one; key itself when none had. */
 static const bench_row *median_row(const bench_row *rows, int n_rows, const bench_row *key, double *lo, double *hi,
                                    int *n) {
     double ratios[BENCH_MAX_ROUNDS];
-    *n = 0;
-    for (int i = 0; i < n_rows && *n < BENCH_MAX_ROUNDS; i++)
-        if (rows[i].task == key->task && rows[i].threads == key->threads && row_ratio(&rows[i]) > 0)
-            ratios[(*n)++] = row_ratio(&rows[i]);
+    *n = group_values(rows, n_rows, key, ratio_value, ratios);
     if (*n == 0) return key;
-    qsort(ratios, (size_t)*n, sizeof ratios[0], compare_doubles);
     *lo = ratios[0], *hi = ratios[*n - 1];
-    const double med = ratios[(*n - 1) / 2];
+    const double med = lower_median(ratios, *n);
     for (int i = 0; i < n_rows; i++)
         if (rows[i].task == key->task && rows[i].threads == key->threads && row_ratio(&rows[i]) == med) return &rows[i];
     return key;
@@ -105,7 +136,8 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
     const int rounds = protocol_rounds(root);
     if (rounds > 1)
         printf("%d rounds: each row is the round whose ratio is the median (the lower middle one for an even\n"
-               "count); 'rounds' gives the smallest and largest ratio of the rounds and their count\n\n",
+               "count; the first round where there is no ratio); 'rounds' gives the smallest and largest ratio\n"
+               "of the rounds and their count\n\n",
                rounds);
     printf("%-40s %3s %11s %11s %6s  %-22s %14s %8s %8s%s\n", "workload", "thr", "svdd img/s", "torch img/s", "ratio",
            "PyTorch best config", "GFLOP/s (%gemm)", "svdd MiB", "torch MiB", rounds > 1 ? "  rounds" : "");
@@ -137,6 +169,21 @@ void bench_print_table(const cJSON *root, const bench_row *rows, int n_rows, dou
         print_mib(r->torch_best);
         if (rounds > 1 && n > 0) printf("  %.2f-%.2f (%d)", lo, hi, n);
         printf("\n");
+    }
+
+    /* svdd against itself on one thread, round by round */
+    int header = 0;
+    for (int i = 0; i < n_rows; i++) {
+        double v[BENCH_MAX_ROUNDS];
+        if (rows[i].round != 0) continue;
+        const int n = group_values(rows, n_rows, &rows[i], scaling_value, v);
+        if (n == 0) continue;
+        if (!header)
+            printf("\nsvdd on several threads against one thread in the same round (the median of the rounds, and\n"
+                   "their range):\n%-40s %3s %9s  %s\n", "workload", "thr", "speed-up", "rounds");
+        header = 1;
+        printf("%-40s %3d %8.2fx  %.2f-%.2f (%d)\n", rows[i].task->label, rows[i].threads, lower_median(v, n), v[0],
+               v[n - 1], n);
     }
 
     /* Every PyTorch configuration, so that the choice of the best one can be checked. */
@@ -218,6 +265,22 @@ void bench_add_rows_json(cJSON *root, const bench_row *rows, int n_rows, double 
         cJSON_AddNumberToObject(o, "min", lo);
         cJSON_AddNumberToObject(o, "max", hi);
         cJSON_AddItemToArray(sum, o);
+    }
+    /* and svdd's speed-up over one thread, per workload and thread count */
+    cJSON *sc = cJSON_AddArrayToObject(root, "thread_scaling");
+    for (int i = 0; i < n_rows; i++) {
+        double v[BENCH_MAX_ROUNDS];
+        if (rows[i].round != 0) continue;
+        const int n = group_values(rows, n_rows, &rows[i], scaling_value, v);
+        if (n == 0) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "task", rows[i].task->name);
+        cJSON_AddNumberToObject(o, "threads", rows[i].threads);
+        cJSON_AddNumberToObject(o, "rounds", n);
+        cJSON_AddNumberToObject(o, "median", lower_median(v, n));
+        cJSON_AddNumberToObject(o, "min", v[0]);
+        cJSON_AddNumberToObject(o, "max", v[n - 1]);
+        cJSON_AddItemToArray(sc, o);
     }
 }
 

@@ -37,7 +37,8 @@ PY
 then ok; else bad "the JSON report lacks a part of the run"; fi
 
 # --rounds: a stand-in for PyTorch's script whose rate grows with every call, so that the rounds'
-# ratios differ; each workload's reported ratio must be the median of its rounds', with their range
+# ratios differ; each workload's reported ratio must be the median of its rounds', with their
+# range, and so must svdd's speed-up on two threads over one
 cat > "$tmp/python" <<'SH'
 #!/bin/sh
 # called as: python SCRIPT --task NAME --threads T ...
@@ -49,21 +50,29 @@ SH
 chmod +x "$tmp/python"
 : > "$tmp/torch_bench.py"
 check "rounds" 0 "3 rounds" -- "$svdd" bench --python "$tmp/python" --torch-script "$tmp/torch_bench.py" \
-    --torch-blas pthread --nets mnist --tasks score --threads 1 --rounds 3 --tables compare \
+    --torch-blas pthread --nets mnist --tasks score --threads 1,2 --rounds 3 --tables compare \
     --seconds 0.05 --repeats 1 --warmup 0 --retries 0 --json "$tmp/r.json"
 if /usr/bin/python3 - "$tmp/r.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["protocol"]["rounds"] == 3
 rows = r["rows"]
-assert sorted((x["task"], x["round"]) for x in rows) == sorted((t, k) for t in ("score-mnist-b1", "score-mnist-b200") for k in range(3)), rows
-assert len(r["torch"]) == 6 and sorted(x["round"] for x in r["torch"]) == [0, 0, 1, 1, 2, 2]
+tasks = ("score-mnist-b1", "score-mnist-b200")
+assert sorted((x["task"], x["threads"], x["round"]) for x in rows) == sorted((t, n, k) for t in tasks for n in (1, 2) for k in range(3)), rows
+assert len(r["torch"]) == 12 and sorted(x["round"] for x in r["torch"]) == [0] * 4 + [1] * 4 + [2] * 4
 for s in r["ratios"]:
     mine = sorted(x["ratio"] for x in rows if x["task"] == s["task"] and x["threads"] == s["threads"])
     assert s["rounds"] == 3 and s["median"] == mine[1] and s["min"] == mine[0] and s["max"] == mine[2], (s, mine)
-    med = [x for x in rows if x["task"] == s["task"] and x["round"] == s["median_round"]][0]
+    med = [x for x in rows if x["task"] == s["task"] and x["threads"] == s["threads"] and x["round"] == s["median_round"]][0]
     assert med["ratio"] == s["median"], (s, med)
-assert len(r["ratios"]) == 2
+assert len(r["ratios"]) == 4
+rate = {(x["task"], x["threads"], x["round"]): x["svdd_images_per_s"] for x in rows}
+assert len(r["thread_scaling"]) == 2
+for s in r["thread_scaling"]:
+    mine = sorted(rate[(s["task"], 2, k)] / rate[(s["task"], 1, k)] for k in range(3))
+    # the JSON's numbers carry 15 significant digits
+    got = (s["min"], s["median"], s["max"])
+    assert s["threads"] == 2 and s["rounds"] == 3 and all(abs(a - b) <= 1e-12 * b for a, b in zip(got, mine)), (s, mine)
 PY
 then ok; else bad "the rounds' ratios are not summarised by their median and range"; fi
 finish
