@@ -834,8 +834,8 @@ static void test_batchnorm_matches_reference(void **state) {
 }
 
 /* Batch norm with the leaky ReLU and the max pooling fused into its last pass (training and
- * evaluation, portable and AVX2, one and two threads by channels or images, even and odd planes) against the three
- * layers run one after another: the same floats. */
+ * evaluation, portable and AVX2, one and two threads sharing the channels or, in training, the
+ * images, even and odd planes) against the three layers run one after another: the same floats. */
 static void test_batchnorm_fused(void **state) {
     (void)state;
     /* the first and the last large enough for threads (the last's 3 images in uneven shares) */
@@ -853,35 +853,35 @@ static void test_batchnorm_fused(void **state) {
         for (int train = 0; train <= 1; train++)
             for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
                 for (int T = 1; T <= 2; T++)
-                    for (int pool = 0; pool <= 3; pool++) {
-                        /* pool & 2: the threads split the images (training) */
-                        double *sp = pool & 2 ? split : NULL;
-                        if (!train && sp) continue;
-                        memcpy(rm0, rm, sizeof rm), memcpy(rv0, rv, sizeof rv);
-                        memcpy(rm1, rm, sizeof rm), memcpy(rv1, rv, sizeof rv);
-                        if (train)
-                            svdd__batchnorm_forward_train_as(want, m0, r0, rm0, rv0, x, B, C, H * W, 1e-4f, 0.1f, T, simd, sp);
-                        else
-                            svdd__batchnorm_forward_eval(want, x, rm0, rv0, B, C, H * W, 1e-4f);
-                        svdd__leaky_relu_forward(want, want, n, 0.1f);
-                        svdd__maxpool2d_forward(pw, want, B, C, H, W);
-                        memset(got, 0xff, n * 4), memset(pg, 0xff, np * 4);
-                        if (train)
-                            svdd__batchnorm_lrelu_forward_train_as(got, m1, r1, rm1, rv1, x, B, C, H, W, 1e-4f, 0.1f, 0.1f,
-                                                                   pool & 1 ? pg : NULL, T, simd, sp);
-                        else
-                            svdd__batchnorm_lrelu_forward_eval_as(got, x, rm1, rv1, B, C, H, W, 1e-4f, 0.1f,
-                                                                  pool & 1 ? pg : NULL, T, simd);
-                        printf("  fused batch norm B%d C%d %dx%d, %s, %s, %d thread(s)%s, %s\n", B, C, H, W,
-                               train ? "training" : "evaluation", simd ? "AVX2" : "portable", T,
-                               sp ? " by images" : "", pool & 1 ? "pooled" : "not pooled");
-                        assert_memory_equal(got, want, n * 4);
-                        if (pool & 1) assert_memory_equal(pg, pw, np * 4);
-                        if (train) {
-                            assert_memory_equal(m1, m0, (size_t)C * 4), assert_memory_equal(r1, r0, (size_t)C * 4);
-                            assert_memory_equal(rm1, rm0, (size_t)C * 4), assert_memory_equal(rv1, rv0, (size_t)C * 4);
+                    for (int by_images = 0; by_images <= train; by_images++)
+                        for (int pool = 0; pool <= 1; pool++) {
+                            double *sp = by_images ? split : NULL;
+                            memcpy(rm0, rm, sizeof rm), memcpy(rv0, rv, sizeof rv);
+                            memcpy(rm1, rm, sizeof rm), memcpy(rv1, rv, sizeof rv);
+                            if (train)
+                                svdd__batchnorm_forward_train_as(want, m0, r0, rm0, rv0, x, B, C, H * W, 1e-4f, 0.1f, T,
+                                                                 simd, sp);
+                            else
+                                svdd__batchnorm_forward_eval(want, x, rm0, rv0, B, C, H * W, 1e-4f);
+                            svdd__leaky_relu_forward(want, want, n, 0.1f);
+                            svdd__maxpool2d_forward(pw, want, B, C, H, W);
+                            memset(got, 0xff, n * 4), memset(pg, 0xff, np * 4);
+                            if (train)
+                                svdd__batchnorm_lrelu_forward_train_as(got, m1, r1, rm1, rv1, x, B, C, H, W, 1e-4f, 0.1f,
+                                                                       0.1f, pool ? pg : NULL, T, simd, sp);
+                            else
+                                svdd__batchnorm_lrelu_forward_eval_as(got, x, rm1, rv1, B, C, H, W, 1e-4f, 0.1f,
+                                                                      pool ? pg : NULL, T, simd);
+                            printf("  fused batch norm B%d C%d %dx%d, %s, %s, %d thread(s)%s, %s\n", B, C, H, W,
+                                   train ? "training" : "evaluation", simd ? "AVX2" : "portable", T,
+                                   sp ? " by images" : "", pool ? "pooled" : "not pooled");
+                            assert_memory_equal(got, want, n * 4);
+                            if (pool) assert_memory_equal(pg, pw, np * 4);
+                            if (train) {
+                                assert_memory_equal(m1, m0, (size_t)C * 4), assert_memory_equal(r1, r0, (size_t)C * 4);
+                                assert_memory_equal(rm1, rm0, (size_t)C * 4), assert_memory_equal(rv1, rv0, (size_t)C * 4);
+                            }
                         }
-                    }
         free(x), free(want), free(got), free(pw), free(pg), free(split);
     }
 }
