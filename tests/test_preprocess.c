@@ -1,6 +1,7 @@
 /* Preprocessing: GCN with the l1 scale per image over all C*H*W features, then min-max with
  * min and max fitted after GCN, checked against values worked out by hand; constant images and
- * constant sets (no NaN), the gcn_l1 = 0 path, sub-ranges and argument errors. */
+ * constant sets (no NaN), the gcn_l1 = 0 path, sub-ranges and argument errors; and the same
+ * floats bit for bit as the formula written out with a division at every step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,24 @@ static void test_constant_images(void **state) {
     assert_int_equal(svdd_preprocess_apply(&pp, ds, 0, 2, out, &err), SVDD_OK);
     for (int i = 0; i < 8; i++) assert_true(out[i] == 0.0f);
     svdd_dataset_free(ds);
+
+    /* The same for every grey level at the sizes of MNIST and CIFAR-10, where the mean of a
+     * constant image, summed and divided by 255 and by the size, is often not the pixel's own
+     * x (7 / 255 on 28 x 28): each constant image still turns into zeros, not +-1. */
+    const int sides[2][2] = {{1, 28}, {3, 32}};
+    for (int k = 0; k < 2; k++) {
+        const size_t D = (size_t)sides[k][0] * sides[k][1] * sides[k][1];
+        uint8_t *levels = malloc(256 * D);
+        float *o = malloc(256 * D * sizeof(float));
+        for (int v = 0; v < 256; v++) memset(levels + (size_t)v * D, v, D);
+        ds = make(256, sides[k][0], sides[k][1], sides[k][1], levels);
+        assert_int_equal(svdd_preprocess_fit(&pp, ds, &err), SVDD_OK);
+        assert_true(pp.min == 0 && pp.max == 0);
+        assert_int_equal(svdd_preprocess_apply(&pp, ds, 0, 256, o, &err), SVDD_OK);
+        for (size_t i = 0; i < 256 * D; i++) assert_true(o[i] == 0.0f);
+        svdd_dataset_free(ds);
+        free(levels), free(o);
+    }
 }
 
 static void test_without_gcn(void **state) {
@@ -99,6 +118,72 @@ static void test_without_gcn(void **state) {
     assert_int_equal(svdd_preprocess_apply(&pp2, ds, 0, 1, out, &err), SVDD_OK);
     assert_true(fabs(out[1] - 0.0) < 1e-7 && fabs(out[2] - 1.5) < 1e-6 && fabs(out[0] + 0.5) < 1e-6);
     svdd_dataset_free(ds);
+}
+
+/* The documented formula written out step by step, every quotient a double division, for one
+ * image of D pixels into x (the GCN'd doubles before min-max); a constant image is all zeros. */
+static void formula_gcn(const uint8_t *p, size_t D, double *x) {
+    double mean = 0, l1 = 0;
+    size_t same = 0;
+    for (size_t i = 0; i < D; i++) same += p[i] == p[0];
+    if (same == D) {
+        for (size_t i = 0; i < D; i++) x[i] = 0;
+        return;
+    }
+    for (size_t i = 0; i < D; i++) mean += p[i];
+    mean = mean / 255.0 / (double)D;
+    for (size_t i = 0; i < D; i++) {
+        x[i] = p[i] / 255.0 - mean;
+        l1 += fabs(x[i]);
+    }
+    l1 /= (double)D;
+    if (l1 > 0)
+        for (size_t i = 0; i < D; i++) x[i] /= l1;
+}
+
+/* The fitted range and every float the same, bit for bit, as the formula gives: on random MNIST-
+ * sized images with blank borders (as digits have), one constant image among them, with and
+ * without GCN, through the public function and the threads' batch function. */
+static void test_same_floats_as_formula(void **state) {
+    (void)state;
+    const size_t n = 40, D = 28 * 28;
+    uint8_t *px = malloc(n * D);
+    uint64_t r = 88172645463325252u;
+    for (size_t i = 0; i < n * D; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17; /* xorshift64 */
+        const size_t q = i % D, row = q / 28, col = q % 28;
+        px[i] = row < 4 || row >= 24 || col < 4 || col >= 24 ? 0 : (uint8_t)(r >> 56);
+    }
+    memset(px + 7 * D, 7, D); /* a constant image (whose mean is not 7 / 255 when computed) */
+    svdd_dataset *ds = make(n, 1, 28, 28, px);
+    double *x = malloc(D * sizeof(double)), lo = INFINITY, hi = -INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        formula_gcn(px + k * D, D, x);
+        for (size_t i = 0; i < D; i++) lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
+    }
+    svdd_preprocess pp;
+    svdd_error err;
+    assert_int_equal(svdd_preprocess_fit(&pp, ds, &err), SVDD_OK);
+    assert_true(pp.min == lo && pp.max == hi);
+    float *out = malloc(n * D * sizeof(float)), *rows = malloc(n * D * sizeof(float));
+    float *want = malloc(n * D * sizeof(float));
+    uint32_t which[40];
+    for (uint32_t k = 0; k < n; k++) which[k] = k;
+    for (int gcn = 1; gcn >= 0; gcn--) {
+        pp.gcn_l1 = gcn;
+        for (size_t k = 0; k < n; k++) {
+            if (gcn) formula_gcn(px + k * D, D, x);
+            else
+                for (size_t i = 0; i < D; i++) x[i] = px[k * D + i] / 255.0;
+            for (size_t i = 0; i < D; i++) want[k * D + i] = (float)((x[i] - pp.min) / (pp.max - pp.min));
+        }
+        assert_int_equal(svdd_preprocess_apply(&pp, ds, 0, n, out, &err), SVDD_OK);
+        assert_memory_equal(out, want, n * D * sizeof(float));
+        assert_int_equal(svdd__preprocess_rows(&pp, ds, NULL, which, n, rows, 2, &err), SVDD_OK);
+        assert_memory_equal(rows, want, n * D * sizeof(float));
+    }
+    svdd_dataset_free(ds);
+    free(px), free(x), free(out), free(rows), free(want);
 }
 
 static void test_errors(void **state) {
@@ -133,7 +218,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcn_by_hand),     cmocka_unit_test(test_gcn_over_all_channels),
         cmocka_unit_test(test_constant_images), cmocka_unit_test(test_without_gcn),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_same_floats_as_formula), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,28 +11,47 @@
  * double and rounded once to float at the end.
  *
  * Degenerate cases, which the reference would turn into NaN:
- * - a constant image has l1 scale 0; after subtracting its mean it is all zeros, and it stays
- *   zero (it is not divided);
+ * - a constant image has l1 scale 0; after subtracting its mean it is all zeros (set so: its mean
+ *   as computed can be a rounding off its pixels' value), and it stays zero (it is not divided);
  * - a fitted set whose images all give the same value has max == min; then the scaling only
  *   shifts (x - min), instead of dividing by zero. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "data.h"
 
-/* GCN (l1 scale) of one image of D pixels into x. */
-static void gcn_l1(const uint8_t *p, size_t D, double *x) {
-    /* The pixel sum is an exact integer in double (D * 255 < 2^53). */
-    double sum = 0;
-    for (size_t i = 0; i < D; i++) sum += p[i];
-    double mean = sum / 255.0 / (double)D, l1 = 0;
+/* p / 255.0 for every pixel value: the doubles the division gives, looked up instead of divided
+ * (a division a pixel was most of the preprocessing's time, itself a twentieth of a training
+ * run's, since every epoch's batches are preprocessed again). */
+static void pixel_table(double t[256]) {
+    for (int v = 0; v < 256; v++) t[v] = v / 255.0;
+}
+
+/* GCN of one image of D pixels into x, minus the l1 scale's division: returns the l1 scale
+ * (0 for a constant image, which is all zeros). */
+static double gcn_l1(const uint8_t *p, size_t D, const double *t, double *x) {
+    /* The pixel sum is an exact integer (D * 255 < 2^53). */
+    uint64_t sum = 0;
+    uint8_t lo = 255, hi = 0;
     for (size_t i = 0; i < D; i++) {
-        x[i] = p[i] / 255.0 - mean;
+        sum += p[i];
+        lo = p[i] < lo ? p[i] : lo;
+        hi = p[i] > hi ? p[i] : hi;
+    }
+    if (lo == hi) {
+        /* sum / 255 / D, rounded twice, is often not the pixel's own p / 255 (65 of the 256 grey
+         * levels on 28 x 28 images), which would leave differences of one rounding, an l1 scale of
+         * that size, and the image at +-1 instead of 0 */
+        for (size_t i = 0; i < D; i++) x[i] = 0.0;
+        return 0.0;
+    }
+    double mean = (double)sum / 255.0 / (double)D, l1 = 0;
+    for (size_t i = 0; i < D; i++) {
+        x[i] = t[p[i]] - mean;
         l1 += fabs(x[i]);
     }
-    l1 /= (double)D;
-    if (l1 > 0)
-        for (size_t i = 0; i < D; i++) x[i] /= l1;
+    return l1 / (double)D;
 }
 
 svdd_status svdd_preprocess_fit(svdd_preprocess *pp, const svdd_dataset *ds, svdd_error *err) {
@@ -41,12 +60,14 @@ svdd_status svdd_preprocess_fit(svdd_preprocess *pp, const svdd_dataset *ds, svd
     size_t D = svdd_dataset_image_size(ds);
     double *x = svdd__alloc(D, sizeof(double));
     if (!x) return svdd__fail(err, SVDD_E_NOMEM, "svdd_preprocess_fit: out of memory");
-    double lo = INFINITY, hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY, t[256];
+    pixel_table(t);
     for (size_t k = 0; k < ds->n; k++) {
-        gcn_l1(ds->pixels + k * D, D, x);
+        const double l1 = gcn_l1(ds->pixels + k * D, D, t, x);
         for (size_t i = 0; i < D; i++) {
-            if (x[i] < lo) lo = x[i];
-            if (x[i] > hi) hi = x[i];
+            const double v = l1 > 0 ? x[i] / l1 : x[i];
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
         }
     }
     free(x);
@@ -65,15 +86,19 @@ static svdd_status check_fitted(const svdd_preprocess *pp, const char *what, svd
     return SVDD_OK;
 }
 
-/* One image of D pixels into o, with x (D doubles) as scratch. */
-static void apply_one(const svdd_preprocess *pp, const uint8_t *p, size_t D, double *x, float *o) {
-    const double range = pp->max > pp->min ? pp->max - pp->min : 1.0;
+/* One image of D pixels into o, with x (D doubles) as scratch and t from pixel_table. */
+static void apply_one(const svdd_preprocess *pp, const uint8_t *p, size_t D, const double *t, double *x, float *o) {
+    const double range = pp->max > pp->min ? pp->max - pp->min : 1.0, lo = pp->min;
     if (pp->gcn_l1) {
-        gcn_l1(p, D, x);
+        const double l1 = gcn_l1(p, D, t, x);
+        if (l1 > 0) {
+            for (size_t i = 0; i < D; i++) o[i] = (float)((x[i] / l1 - lo) / range);
+            return;
+        }
     } else {
-        for (size_t i = 0; i < D; i++) x[i] = p[i] / 255.0;
+        for (size_t i = 0; i < D; i++) x[i] = t[p[i]];
     }
-    for (size_t i = 0; i < D; i++) o[i] = (float)((x[i] - pp->min) / range);
+    for (size_t i = 0; i < D; i++) o[i] = (float)((x[i] - lo) / range);
 }
 
 svdd_status svdd_preprocess_apply(const svdd_preprocess *pp, const svdd_dataset *ds, size_t first,
@@ -87,9 +112,10 @@ svdd_status svdd_preprocess_apply(const svdd_preprocess *pp, const svdd_dataset 
     svdd_status st = check_fitted(pp, "svdd_preprocess_apply", err);
     if (st != SVDD_OK) return st;
     size_t D = svdd_dataset_image_size(ds);
-    double *x = svdd__alloc(D, sizeof(double));
+    double *x = svdd__alloc(D, sizeof(double)), t[256];
     if (!x) return svdd__fail(err, SVDD_E_NOMEM, "svdd_preprocess_apply: out of memory");
-    for (size_t k = 0; k < count; k++) apply_one(pp, ds->pixels + (first + k) * D, D, x, out + k * D);
+    pixel_table(t);
+    for (size_t k = 0; k < count; k++) apply_one(pp, ds->pixels + (first + k) * D, D, t, x, out + k * D);
     free(x);
     svdd__ok(err);
     return SVDD_OK;
@@ -109,6 +135,8 @@ svdd_status svdd__preprocess_rows(const svdd_preprocess *pp, const svdd_dataset 
     /* cppcheck-suppress unreadVariable ; read by the pragma, which cppcheck does not parse */
     const int T = threads > 1 && k >= 16 ? threads : 1;
     int failed = 0;
+    double t[256];
+    pixel_table(t);
 #pragma omp parallel num_threads(T) reduction(| : failed) if (T > 1)
     {
         double *x = svdd__alloc(D, sizeof(double));
@@ -116,7 +144,7 @@ svdd_status svdd__preprocess_rows(const svdd_preprocess *pp, const svdd_dataset 
         for (long i = 0; i < (long)k; i++) {
             const size_t r = rows ? rows[which[i]] : which[i];
             if (x)
-                apply_one(pp, ds->pixels + r * D, D, x, out + (size_t)i * D);
+                apply_one(pp, ds->pixels + r * D, D, t, x, out + (size_t)i * D);
             else
                 failed = 1;
         }
