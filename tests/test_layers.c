@@ -26,7 +26,7 @@ static void forward(probe *p) {
     switch (p->k) {
     case CONV: svdd__conv2d_forward(p->out, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws); break;
     case CONVT: svdd__conv_transpose2d_forward(p->out, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws); break;
-    case LINEAR: svdd__linear_forward(p->out, p->x, p->w, p->B, p->C, p->Co); break;
+    case LINEAR: svdd__linear_forward(p->out, p->x, p->w, p->B, p->C, p->Co, 1); break;
     case BN_TRAIN:
         svdd__batchnorm_forward_train(p->out, p->mean, p->rstd, NULL, NULL, p->x, p->B, p->C, p->H * p->W, 1e-4f, 0.1f, 1);
         break;
@@ -47,7 +47,7 @@ static void backward(probe *p) {
     case CONVT:
         svdd__conv_transpose2d_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->H, p->W, p->Co, p->K, p->P, &p->ws);
         break;
-    case LINEAR: svdd__linear_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->Co); break;
+    case LINEAR: svdd__linear_backward(p->dx, p->dw, p->r, p->x, p->w, p->B, p->C, p->Co, 1); break;
     case BN_TRAIN: svdd__batchnorm_backward_train(p->dx, p->r, p->out, p->rstd, p->B, p->C, p->H * p->W, 1); break;
     case BN_EVAL: svdd__batchnorm_backward_eval(p->dx, p->r, p->rv, p->B, p->C, p->H * p->W, 1e-4f); break;
     case LRELU: svdd__leaky_relu_backward(p->dx, p->r, p->x, p->n_in, 0.01f); break;
@@ -167,6 +167,66 @@ static void test_linear(void **state) {
     probe_free(&p);
 }
 
+/* |got - (start + sum of a[k] b[k])| over |start| + the sum of the terms' sizes, in double. */
+static double entry_error(float got, double start, const float *a, size_t sa, const float *b, size_t sb, int n) {
+    double s = start, m = fabs(start);
+    for (int k = 0; k < n; k++) {
+        const double t = (double)a[(size_t)k * sa] * b[(size_t)k * sb];
+        s += t, m += fabs(t);
+    }
+    return fabs(got - s) / m;
+}
+
+/* The larger error; a NaN stays. */
+static double worse(double worst, double e) { return e > worst || isnan(e) ? e : worst; }
+
+/* The large layers' blocks (linear.c): the product, the input gradient and the weight gradient
+ * (added to what it held) within float rounding of sums in double, and the same floats on 1, 2
+ * and 3 threads; shapes with blocks of uneven rows and, with 5 images, empty ones. */
+static void test_linear_blocks(void **state) {
+    (void)state;
+    const int shapes[3][3] = {{200, 2048, 128}, {13, 700, 461}, {5, 1000, 1000}};
+    for (int k = 0; k < 3; k++) {
+        const int B = shapes[k][0], I = shapes[k][1], O = shapes[k][2];
+        const size_t nx = (size_t)B * I, nw = (size_t)O * I, ny = (size_t)B * O;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *g = malloc(ny * 4), *dw0 = malloc(nw * 4);
+        float *y[3], *dx[3], *dw[3];
+        svdd_test_fill_uniform(x, nx, -1, 1, 71);
+        svdd_test_fill_uniform(w, nw, -1, 1, 72);
+        svdd_test_fill_uniform(g, ny, -1, 1, 73);
+        svdd_test_fill_uniform(dw0, nw, -1, 1, 74);
+        for (int T = 1; T <= 3; T++) {
+            y[T - 1] = malloc(ny * 4), dx[T - 1] = malloc(nx * 4), dw[T - 1] = malloc(nw * 4);
+            memcpy(dw[T - 1], dw0, nw * 4);
+            svdd__linear_forward(y[T - 1], x, w, B, I, O, T);
+            svdd__linear_backward(dx[T - 1], dw[T - 1], g, x, w, B, I, O, T);
+            if (T > 1) {
+                assert_memory_equal(y[0], y[T - 1], ny * 4);
+                assert_memory_equal(dx[0], dx[T - 1], nx * 4);
+                assert_memory_equal(dw[0], dw[T - 1], nw * 4);
+            }
+        }
+        /* each entry against its own sum in double, relative to the sum of the terms' sizes */
+        double worst = 0;
+        for (int b = 0; b < B; b += 3) {
+            for (int o = 0; o < O; o++)
+                worst = worse(worst,
+                              entry_error(y[0][(size_t)b * O + o], 0, x + (size_t)b * I, 1, w + (size_t)o * I, 1, I));
+            for (int i = 0; i < I; i += 7)
+                worst = worse(worst,
+                              entry_error(dx[0][(size_t)b * I + i], 0, g + (size_t)b * O, 1, w + i, (size_t)I, O));
+        }
+        for (int o = 0; o < O; o += 3)
+            for (int i = 0; i < I; i += 7)
+                worst = worse(worst, entry_error(dw[0][(size_t)o * I + i], dw0[(size_t)o * I + i], g + o, (size_t)O,
+                                                 x + i, (size_t)I, B));
+        printf("  linear blocks %d x %d -> %d: worst error %.2e of the terms' sizes\n", B, I, O, worst);
+        assert_true(worst < 1e-6);
+        for (int T = 0; T < 3; T++) free(y[T]), free(dx[T]), free(dw[T]);
+        free(x), free(w), free(g), free(dw0);
+    }
+}
+
 static void test_batchnorm(void **state) {
     (void)state;
     probe p;
@@ -204,11 +264,13 @@ static void test_leaky_relu(void **state) {
 }
 
 /* The in-place form: the same input gradient bit for bit, from the output's sign, and the input
- * put back within a rounding (exactly where it was positive). Slopes 0.01, 0.2 and 1. */
+ * put back within a rounding (exactly where it was positive); its AVX2 build the same floats.
+ * Slopes 0.01, 0.2 and 1. */
 static void test_leaky_relu_restore(void **state) {
     (void)state;
     const size_t n = 4099;
     float *x = malloc(n * 4), *y = malloc(n * 4), *g = malloc(n * 4), *d0 = malloc(n * 4), *d1 = malloc(n * 4);
+    float *yref = malloc(n * 4);
     svdd_test_fill_uniform(x, n, -3, 3, 61);
     svdd_test_fill_uniform(g, n, -1, 1, 62);
     x[0] = 0.0f, x[1] = -0.0f, x[2] = -1e-30f, x[3] = 1e-30f; /* the kink and denormal products */
@@ -227,8 +289,20 @@ static void test_leaky_relu_restore(void **state) {
         svdd__leaky_relu_forward(y, x, n, slopes[k]);
         svdd__leaky_relu_backward_restore(d1, d1, y, n, slopes[k]);
         assert_memory_equal(d0, d1, n * sizeof(float));
+        /* the AVX2 build, in place too: the same gradient and the same restored input, bit for
+         * bit, over lengths that leave every tail of a vector */
+        memcpy(yref, y, n * sizeof(float));
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
+            for (size_t len = n - 9; len <= n; len++) {
+                memcpy(d1, g, n * sizeof(float));
+                svdd__leaky_relu_forward(y, x, n, slopes[k]);
+                svdd__leaky_relu_backward_restore_as(d1, d1, y, len, slopes[k], simd);
+                assert_memory_equal(d0, d1, len * sizeof(float));
+                assert_memory_equal(yref, y, len * sizeof(float));
+                assert_memory_equal(g + len, d1 + len, (n - len) * sizeof(float)); /* nothing past the end */
+            }
     }
-    free(x), free(y), free(g), free(d0), free(d1);
+    free(x), free(y), free(g), free(d0), free(d1), free(yref);
 }
 
 static void test_sigmoid(void **state) {
@@ -889,7 +963,8 @@ static void test_batchnorm_fused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
-        cmocka_unit_test(test_linear),          cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_linear),          cmocka_unit_test(test_linear_blocks),
+        cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_running_stats), cmocka_unit_test(test_leaky_relu),
         cmocka_unit_test(test_leaky_relu_restore),
         cmocka_unit_test(test_sigmoid),         cmocka_unit_test(test_maxpool2d),

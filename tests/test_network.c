@@ -19,6 +19,47 @@ static svdd_net *make(const char *name) {
     return net;
 }
 
+/* Adam and the zeroing of the gradients share the parameters among the threads on the CIFAR-10
+ * autoencoder (a million parameters): each part, and the whole, the same floats on 2 and 3 threads
+ * as on one, over steps with and without amsgrad; the other part's gradients left alone. */
+static void test_params_on_threads(void **state) {
+    (void)state;
+    svdd_net *net[3];
+    svdd_error err;
+    for (int T = 1; T <= 3; T++) {
+        net[T - 1] = make("cifar10-lenet");
+        assert_int_equal(svdd_net_set_threads(net[T - 1], T, &err), SVDD_OK);
+    }
+    const size_t n = net[0]->n_params, ne = net[0]->n_enc_params;
+    assert_true(ne >= 65536 && n - ne >= 65536);
+    float *before = malloc(n * sizeof(float));
+    memcpy(before, net[0]->params, n * sizeof(float));
+    const svdd_part parts[4] = {SVDD_PART_ALL, SVDD_PART_ENCODER, SVDD_PART_DECODER, SVDD_PART_ALL};
+    for (int step = 0; step < 4; step++) {
+        for (int T = 0; T < 3; T++) {
+            svdd_test_fill_uniform(net[T]->grads, n, -1, 1, 90 + (uint64_t)step);
+            svdd__net_adam_step(net[T], parts[step], 1e-3f, step == 1 ? 1e-6f : 0.0f, step >= 2);
+            svdd__net_zero_grad(net[T], parts[step]);
+        }
+        for (int T = 1; T < 3; T++) {
+            assert_memory_equal(net[0]->params, net[T]->params, n * sizeof(float));
+            assert_memory_equal(net[0]->adam_m, net[T]->adam_m, 3 * n * sizeof(float));
+            assert_memory_equal(net[0]->grads, net[T]->grads, n * sizeof(float));
+        }
+        /* zeroed exactly in the part stepped, untouched outside it */
+        const size_t lo = parts[step] & SVDD_PART_ENCODER ? 0 : ne, hi = parts[step] & SVDD_PART_DECODER ? n : ne;
+        size_t zeros = 0;
+        for (size_t i = 0; i < n; i++) zeros += net[2]->grads[i] == 0.0f;
+        assert_int_equal(zeros, hi - lo);
+        for (size_t i = lo; i < hi; i++) assert_true(net[2]->grads[i] == 0.0f);
+    }
+    size_t moved = 0; /* Adam did move every parameter (its first step moves each by about lr) */
+    for (size_t i = 0; i < n; i++) moved += net[0]->params[i] != before[i];
+    assert_int_equal(moved, n);
+    free(before);
+    for (int T = 0; T < 3; T++) svdd_net_free(net[T]);
+}
+
 static void test_builtin_shapes(void **state) {
     (void)state;
     svdd_net *m = make("mnist-lenet");
@@ -362,7 +403,7 @@ static const float *ref_forward(svdd_net *net, const svdd__stack *st, ref_run *r
         case SVDD__CONV_TRANSPOSE2D:
             svdd__conv_transpose2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
-        case SVDD__LINEAR: svdd__linear_forward(o, in, w, B, (int)lsize_in(L), L->out_c); break;
+        case SVDD__LINEAR: svdd__linear_forward(o, in, w, B, (int)lsize_in(L), L->out_c, threads); break;
         case SVDD__BATCHNORM:
             if (train) {
                 r->mean[i] = malloc((size_t)L->in_c * sizeof(float));
@@ -405,7 +446,7 @@ static float *ref_backward(svdd_net *net, const svdd__stack *st, const ref_run *
         case SVDD__CONV_TRANSPOSE2D:
             svdd__conv_transpose2d_backward(d, dw, g, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
             break;
-        case SVDD__LINEAR: svdd__linear_backward(d, dw, g, in, w, B, (int)lsize_in(L), L->out_c); break;
+        case SVDD__LINEAR: svdd__linear_backward(d, dw, g, in, w, B, (int)lsize_in(L), L->out_c, threads); break;
         case SVDD__BATCHNORM:
             if (train)
                 svdd__batchnorm_backward_train(d, g, r->out[i], r->rstd[i], B, L->in_c, L->in_h * L->in_w, threads);
@@ -650,6 +691,7 @@ int main(void) {
         cmocka_unit_test(test_autoencoder_gradcheck), cmocka_unit_test(test_shared_encoder),
         cmocka_unit_test(test_eval_mode_and_training), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_shared_buffers),        cmocka_unit_test(test_stack_infer),
+        cmocka_unit_test(test_params_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,8 +110,8 @@ static int run_case(const svdd__st *fx, const char *prefix, kind k, int pad) {
     }
     case LINEAR: {
         const int O = (int)ws[0];
-        svdd__linear_forward(out, x, w, B, C, O);
-        svdd__linear_backward(dx, dw, dout, x, w, B, C, O);
+        svdd__linear_forward(out, x, w, B, C, O, 1);
+        svdd__linear_backward(dx, dw, dout, x, w, B, C, O, 1);
         break;
     }
     case LRELU:

@@ -40,10 +40,11 @@ void svdd__conv_transpose2d_backward(float *dinp, float *dw, const float *dout, 
                                      svdd__workspace *ws);
 size_t svdd__conv_transpose2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int P, int threads);
 
-/* ---- linear: torch.nn.Linear(I, O, bias=False); inp (B,I), w (O,I), out (B,O) ---- */
-void svdd__linear_forward(float *out, const float *inp, const float *w, int B, int I, int O);
+/* ---- linear: torch.nn.Linear(I, O, bias=False); inp (B,I), w (O,I), out (B,O) ----
+ * Large layers share fixed blocks of rows among `threads` threads: the same floats on any number. */
+void svdd__linear_forward(float *out, const float *inp, const float *w, int B, int I, int O, int threads);
 void svdd__linear_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                           int B, int I, int O);
+                           int B, int I, int O, int threads);
 
 /* ---- batchnorm: torch.nn.BatchNorm2d / BatchNorm1d with affine=False ----
  * inp (B,C,S) where S = H*W (S = 1 for the 1-d case); out (B,C,S).
@@ -72,6 +73,8 @@ void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp,
 /* Backward of a leaky ReLU (slope > 0) that wrote its output y over its input: the same dinp,
  * and y turned back into the input (within a rounding where y < 0). */
 void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y, size_t n, float slope);
+/* The same on the AVX2 build when simd (only when svdd__cpu_avx2_fma()): the same floats. */
+void svdd__leaky_relu_backward_restore_as(float *dinp, const float *dout, float *y, size_t n, float slope, int simd);
 
 /* ---- maxpool2d: torch.nn.MaxPool2d(2, 2); inp (B,C,H,W), out (B,C,H/2,W/2) (floor) ----
  * On ties the first maximum in row-major window order takes the gradient, as PyTorch's CPU
