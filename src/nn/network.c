@@ -529,7 +529,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
 float *svdd__recon_grad(svdd_net *net) { return net->grad_block; }
 
 /* Threads for an element-wise pass over n parameters: one alone on the MNIST networks' 7 000 to
- * 14 000, which is not worth waking the others for; shares of whole cache lines otherwise. */
+ * 14 000, which is not worth waking the others for; otherwise shares that are multiples of 16
+ * floats, so that two threads meet in as few cache lines as possible. */
 static int param_threads(const svdd_net *net, size_t n) { return n < SVDD__PARALLEL_MIN_FLOATS ? 1 : net->threads; }
 
 static size_t param_share(size_t n, int t, int T) { return t == T ? n : (n * (size_t)t / (size_t)T) & ~(size_t)15; }
