@@ -182,11 +182,11 @@ static double worse(double worst, double e) { return e > worst || isnan(e) ? e :
 
 /* The large layers' blocks (linear.c): the product, the input gradient and the weight gradient
  * (added to what it held) within float rounding of sums in double, and the same floats on 1, 2
- * and 3 threads; shapes with blocks of uneven rows and, with 5 images, empty ones. */
+ * and 3 threads; shapes with uneven blocks and, with 5 images or 5 inputs, empty ones. */
 static void test_linear_blocks(void **state) {
     (void)state;
-    const int shapes[3][3] = {{200, 2048, 128}, {13, 700, 461}, {5, 1000, 1000}};
-    for (int k = 0; k < 3; k++) {
+    const int shapes[4][3] = {{200, 2048, 128}, {13, 700, 461}, {5, 1000, 1000}, {1000, 5, 1000}};
+    for (int k = 0; k < 4; k++) {
         const int B = shapes[k][0], I = shapes[k][1], O = shapes[k][2];
         const size_t nx = (size_t)B * I, nw = (size_t)O * I, ny = (size_t)B * O;
         float *x = malloc(nx * 4), *w = malloc(nw * 4), *g = malloc(ny * 4), *dw0 = malloc(nw * 4);
