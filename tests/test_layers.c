@@ -3,7 +3,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/layers.h"
 #include "testutil.h"
@@ -887,7 +889,8 @@ static void test_batchnorm_matches_reference(void **state) {
         svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 81 + k);
         for (int c = 0; c < C; c++) rv0[c] = 1.0f;
         bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
-        double *split = calloc(svdd__batchnorm_split_doubles(C, 3), sizeof(double));
+        double *split = calloc(svdd__batchnorm_split_doubles(C, B), sizeof(double));
+        float *out2 = malloc(n * 4), *dx2 = malloc(n * 4), st2[4][40];
         for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
             for (int T = 1; T <= 3; T++)
                 for (int by_images = 0; by_images <= 1; by_images++) {
@@ -902,8 +905,18 @@ static void test_batchnorm_matches_reference(void **state) {
                     printf("  batchnorm B%d C%d S%d %s, %d thread(s) by %s: statistics %.2e, output %.2e, input grad %.2e\n",
                            B, C, S, simd ? "AVX2" : "portable", T, by_images ? "images" : "channels", d_st, d_out, d_dx);
                     assert_true(d_st < 1e-6 && d_out < 1e-6 && d_dx < 1e-6);
+                    /* by images, the groups' sums are added in group order: the same floats on
+                     * any number of threads above one */
+                    const float *st[4] = {mean, rstd, rm, rv};
+                    if (by_images && T == 2) {
+                        memcpy(out2, out, n * 4), memcpy(dx2, dx, n * 4);
+                        for (int i = 0; i < 4; i++) memcpy(st2[i], st[i], (size_t)C * 4);
+                    } else if (by_images && T == 3) {
+                        assert_memory_equal(out, out2, n * 4), assert_memory_equal(dx, dx2, n * 4);
+                        for (int i = 0; i < 4; i++) assert_memory_equal(st[i], st2[i], (size_t)C * 4);
+                    }
                 }
-        free(x), free(dy), free(out0), free(dx0), free(out), free(dx), free(split);
+        free(x), free(dy), free(out0), free(dx0), free(out), free(dx), free(split), free(out2), free(dx2);
     }
 }
 
@@ -923,7 +936,7 @@ static void test_batchnorm_fused(void **state) {
         svdd_test_fill_uniform(x, n, -2.0f, 3.0f, 91 + k);
         svdd_test_fill_uniform(rm, (size_t)C, -0.5f, 0.5f, 95 + k);
         svdd_test_fill_uniform(rv, (size_t)C, 0.5f, 2.0f, 97 + k);
-        double *split = calloc(svdd__batchnorm_split_doubles(C, 2), sizeof(double));
+        double *split = calloc(svdd__batchnorm_split_doubles(C, B), sizeof(double));
         for (int train = 0; train <= 1; train++)
             for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
                 for (int T = 1; T <= 2; T++)
@@ -960,8 +973,76 @@ static void test_batchnorm_fused(void **state) {
     }
 }
 
+/* svdd__run_units: every unit exactly once, on a thread below T, after that thread's prep; and the
+ * end of a slow thread's share taken by the other. */
+typedef struct units_probe {
+    atomic_int runs[64], by[64], prepped[8], preps, unprepped, stolen; /* by: the thread + 1 */
+    int slow_thread;
+} units_probe;
+
+static void probe_prep(const void *ctx, int t) {
+    units_probe *p = (units_probe *)ctx;
+    atomic_fetch_add(&p->preps, 1);
+    atomic_store(&p->prepped[t], 1);
+}
+
+static double now_seconds(void) {
+    struct timespec ts = {0};
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) fail_msg("timespec_get failed");
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void probe_unit(const void *ctx, int t, int u) {
+    units_probe *p = (units_probe *)ctx;
+    /* counted, not asserted: cmocka's failures jump out of the calling thread only */
+    if (!atomic_load(&p->prepped[t])) atomic_fetch_add(&p->unprepped, 1);
+    atomic_fetch_add(&p->runs[u], 1);
+    atomic_store(&p->by[u], t + 1);
+    /* the slow thread: a core busy with something else until the other took a unit of its share
+     * (10 s at most) */
+    if (t == p->slow_thread)
+        for (double t0 = now_seconds(); !atomic_load(&p->stolen) && now_seconds() - t0 < 10.0;) {
+        }
+    else if (p->slow_thread >= 0 && u < 8)
+        atomic_store(&p->stolen, 1);
+}
+
+static void test_run_units(void **state) {
+    (void)state;
+    const int ns[6] = {0, 1, 2, 7, 25, 64};
+    for (int k = 0; k < 6; k++)
+        for (int T = 1; T <= 5; T++) {
+            units_probe *p = calloc(1, sizeof *p);
+            assert_non_null(p);
+            p->slow_thread = -1;
+            svdd__run_units(ns[k], T, probe_prep, probe_unit, p);
+            const int used = T < ns[k] ? T : ns[k] > 0 ? ns[k] : 1;
+            assert_true(atomic_load(&p->preps) >= 1 && atomic_load(&p->preps) <= used);
+            assert_int_equal(atomic_load(&p->unprepped), 0);
+            for (int u = 0; u < ns[k]; u++) {
+                assert_int_equal(atomic_load(&p->runs[u]), 1);
+                assert_true(atomic_load(&p->by[u]) >= 1 && atomic_load(&p->by[u]) <= used);
+            }
+            free(p);
+        }
+    /* thread 0 slow: thread 1 ends its own share (units 8..15), then takes thread 0's last units
+     * from the end (thread 0 takes its own from the front) */
+    units_probe *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    p->slow_thread = 0;
+    svdd__run_units(16, 2, probe_prep, probe_unit, p);
+    for (int u = 0; u < 16; u++) assert_int_equal(atomic_load(&p->runs[u]), 1);
+    int taken = 0;
+    for (int u = 0; u < 8; u++) taken += atomic_load(&p->by[u]) == 2;
+    printf("  run_units: of a slow thread's 8 units the other took %d\n", taken);
+    assert_true(taken > 0);
+    assert_int_equal(atomic_load(&p->by[7]), 2);
+    free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_units),
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
         cmocka_unit_test(test_linear),          cmocka_unit_test(test_linear_blocks),
         cmocka_unit_test(test_batchnorm),

@@ -219,7 +219,8 @@ typedef struct svdd__batch_plan {
 /* chunk_floats: the scratch budget of one chunk. */
 svdd__batch_plan svdd__plan_batch(int B, int threads, size_t per_image, size_t extra, size_t chunk_floats);
 /* A plan whose chunk is a thread's whole slice of images, with `scratch` floats of fixed scratch
- * per thread (for kernels that work one image at a time). */
+ * per thread (for kernels that work one image at a time; the direct convolutions plan over their
+ * groups of images and use only its threads and slice, with svdd__run_units). */
 svdd__batch_plan svdd__plan_fixed(int B, int threads, size_t scratch, size_t extra);
 
 /* One chunk of a convolution: images [b0, b0 + nb), the thread's scratch (the chunk's matrices)
@@ -230,6 +231,15 @@ typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, 
  * of ws. With dw: each thread's weight gradient (`extra` floats) starts at zero, and dw += all
  * of them in thread order at the end (deterministic for a given thread count); NULL in forward. */
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
+/* Work cut into n units whose results do not depend on which thread ran which (each unit writes
+ * its own outputs): fn(ctx, t, u) on thread t for every unit u, on T threads (at most n, at most
+ * 64). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the share it took in
+ * the layer before, so its core finds those images in its cache), then from the end of the
+ * others' shares what they have not started: a core that runs slower for a while leaves a unit to
+ * the other instead of keeping it waiting. prep (may be NULL) runs first on each thread. */
+typedef void (*svdd__prep_fn)(const void *ctx, int thread);
+typedef void (*svdd__unit_fn)(const void *ctx, int thread, int unit);
+void svdd__run_units(int n, int T, svdd__prep_fn prep, svdd__unit_fn fn, const void *ctx);
 /* The same with the threads' weight gradients summed in thread order into the first thread's,
  * which it returns (the floats svdd__plan_run adds to a zeroed dw), for a caller that has more
  * to do with the sum than add it: no buffer of its own. */
@@ -258,10 +268,11 @@ void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dou
                                         svdd__workspace *ws, svdd__conv_path path);
 /* simd = 1 (only when svdd__cpu_avx2_fma()): the AVX2 build of the same loops. split = NULL: the
  * threads take a share of the channels each (the plain layer's way); else scratch of
- * svdd__batchnorm_split_doubles(C, threads) doubles, and each thread takes the share of the images
- * a convolution's thread takes, B*t/T .. B*(t+1)/T (their sums added in thread order: the same
- * floats within a rounding of a double). */
-size_t svdd__batchnorm_split_doubles(int C, int threads);
+ * svdd__batchnorm_split_doubles(C, B) doubles, and the threads take groups of SVDD__BN_GROUP
+ * images (each group's sums added in group order: the same floats on any number of threads above
+ * one, and within a rounding of a double of the channel split's). */
+#define SVDD__BN_GROUP SVDD__DIRECT_GROUP
+size_t svdd__batchnorm_split_doubles(int C, int B);
 void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                       const float *inp, int B, int C, int S, float eps, float momentum, int threads,
                                       int simd, double *split);

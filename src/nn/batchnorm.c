@@ -12,9 +12,9 @@
  * the cache: one pass over the largest maps of a step instead of three, the same floats as the
  * layers one after another. In evaluation mode the planes are shared among the threads.
  *
- * Training on several threads, the network has each thread take the images its convolutions took
- * (the image split below, with the threads' sums added in order); the plain layer function shares
- * the channels, each thread then summing whole channels as one thread would. */
+ * Training on several threads, the network has the threads take groups of images (the image split
+ * below, each group's sums kept apart and added in order); the plain layer function shares the
+ * channels, each thread then summing whole channels as one thread would. */
 #include <math.h>
 #include <string.h>
 
@@ -181,13 +181,14 @@ ALWAYS_INLINE void backward_channels(float *dinp, const float *dout, const float
 }
 
 /* ---- The batch split by images (training mode, several threads) ----
- * Each thread sums, normalises and differentiates its own share of the images, the share the
- * convolutions before and after it work on, so the planes it reads are those its own core just
- * wrote. Split by channels, each thread read a part of every image, half of them written by the
- * other core: the MNIST encoder's batch norm took twice the CPU time per step at two threads as at
- * one. The threads' sums, LANES doubles a channel each, are added lane by lane in thread order
- * (one thread: the channel split's sums exactly); the statistics come between the passes, on
- * the calling thread. */
+ * The threads sum, normalise and differentiate groups of SVDD__BN_GROUP images (svdd__run_units:
+ * each thread first its own share of the groups, the images its convolutions took, so the planes
+ * it reads are those its own core just wrote; then what the others have not started). Split by
+ * channels, each thread read a part of every image: the MNIST encoder's batch norm took twice the
+ * CPU time per step at two threads as at one. Each group's sums, LANES doubles a channel, have
+ * their own place and are added lane by lane in group order, so the floats depend on neither the
+ * thread count nor which thread took which group; the statistics come between the passes, on the
+ * calling thread. */
 
 /* Sums over images b0..b1-1 of every channel into a (C, LANES), zeroed first: of the values, or
  * (mu) of their squared deviations from mu[c]. */
@@ -226,36 +227,41 @@ ALWAYS_INLINE void images_grad(float *dinp, const float *dout, const float *out,
 
 typedef enum { PASS_SUMS, PASS_DEV_SUMS, PASS_NORMALISE, PASS_GRAD_SUMS, PASS_GRAD } images_pass_kind;
 
-/* One pass of the image split over T threads, thread t taking images B*t/T .. B*(t+1)/T. */
+/* One pass of the image split over T threads: the groups of SVDD__BN_GROUP images, U of them. */
 typedef struct images_pass {
     images_pass_kind kind;
-    int B, C, H, W, T;
+    int B, C, H, W, T, U;
     const float *x, *dout;    /* input; output gradient */
     float *out, *dinp;        /* normalised output; input gradient */
     const float *xhat;        /* the backward: the forward's normalised output */
     const float *mean, *rstd; /* the batch statistics as floats */
     const double *mu;         /* PASS_DEV_SUMS: the channel means */
     const double *mdy, *mdyx; /* PASS_GRAD: the channel means of dy and dy * xhat */
-    double *part;             /* the threads' sums, (T, C, LANES) or for the gradient (T, C, 2, LANES) */
+    double *part;             /* the groups' sums, (U, C, LANES) or for the gradient (U, C, 2, LANES) */
     const svdd__bn_fuse *fuse;
 } images_pass;
 
-ALWAYS_INLINE void images_run(const images_pass *q, int t) {
-    const int b0 = (int)((long)q->B * t / q->T), b1 = (int)((long)q->B * (t + 1) / q->T), C = q->C, S = q->H * q->W;
+/* Group g. */
+ALWAYS_INLINE void images_run(const images_pass *q, int g) {
+    const int b0 = g * SVDD__BN_GROUP, b1 = b0 + SVDD__BN_GROUP < q->B ? b0 + SVDD__BN_GROUP : q->B;
+    const int C = q->C, S = q->H * q->W;
     switch (q->kind) {
     case PASS_SUMS:
     case PASS_DEV_SUMS:
-        images_sums(q->part + (size_t)t * C * LANES, q->x, b0, b1, C, S, q->kind == PASS_DEV_SUMS ? q->mu : NULL);
+        images_sums(q->part + (size_t)g * C * LANES, q->x, b0, b1, C, S, q->kind == PASS_DEV_SUMS ? q->mu : NULL);
         break;
     case PASS_NORMALISE: images_normalise(q->out, q->x, q->mean, q->rstd, b0, b1, C, q->H, q->W, q->fuse); break;
     case PASS_GRAD_SUMS:
-        images_grad_sums((double (*)[2][LANES])(q->part + (size_t)t * C * 2 * LANES), q->dout, q->xhat, b0, b1, C, S);
+        images_grad_sums((double (*)[2][LANES])(q->part + (size_t)g * C * 2 * LANES), q->dout, q->xhat, b0, b1, C, S);
         break;
     case PASS_GRAD: images_grad(q->dinp, q->dout, q->xhat, q->rstd, q->mdy, q->mdyx, b0, b1, C, S); break;
     }
 }
 
-static void images_run_any(const images_pass *q, int t) { images_run(q, t); }
+static void images_run_any(const void *q, int thread, int u) {
+    (void)thread;
+    images_run(q, u);
+}
 
 static void forward_channels_any(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                  const float *inp, int B, int C, int H, int W, float eps, float momentum,
@@ -281,32 +287,38 @@ TARGET_AVX2 static void backward_channels_avx2(float *dinp, const float *dout, c
     backward_channels(dinp, dout, out, rstd, B, C, S, c0, c1);
 }
 
-TARGET_AVX2 static void images_run_avx2(const images_pass *q, int t) { images_run(q, t); }
+TARGET_AVX2 static void images_run_avx2(const void *q, int thread, int u) {
+    (void)thread;
+    images_run(q, u);
+}
 #endif
 
 typedef void (*forward_fn)(float *, float *, float *, float *, float *, const float *, int, int, int, int, float, float,
                            const svdd__bn_fuse *, int, int);
 typedef void (*backward_fn)(float *, const float *, const float *, const float *, int, int, int, int, int);
 
-typedef void (*images_fn)(const images_pass *, int);
+typedef svdd__unit_fn images_fn;
+
+static int bn_groups(int B) { return (B + SVDD__BN_GROUP - 1) / SVDD__BN_GROUP; }
 
 static void images_parallel(images_fn run, const images_pass *q) {
-#pragma omp parallel for num_threads(q->T) schedule(static, 1)
-    for (int t = 0; t < q->T; t++) run(q, t);
+    svdd__run_units(q->U, q->T, NULL, run, q);
 }
 
-/* The lanes at offset off of each thread's part (stride doubles apart) added in thread order, then
- * totalled (with one thread: the channel split's sum). */
-static double threads_total(const double *part, int T, size_t stride, size_t off) {
+/* The lanes at offset off of each of the U groups' sums (stride doubles apart) added in group
+ * order, then totalled. */
+static double groups_total(const double *part, int U, size_t stride, size_t off) {
     double a[LANES] = {0};
-    for (int t = 0; t < T; t++)
-        for (int j = 0; j < LANES; j++) a[j] += part[(size_t)t * stride + off + j];
+    for (int g = 0; g < U; g++)
+        for (int j = 0; j < LANES; j++) a[j] += part[(size_t)g * stride + off + j];
     return lanes_total(a);
 }
 
-/* The backward's need, the larger: two means and T times two sums of LANES a channel. */
-size_t svdd__batchnorm_split_doubles(int C, int threads) {
-    return (size_t)C * (2 + (size_t)(threads > 1 ? threads : 1) * 2 * LANES);
+/* The backward's need, the larger: two means and, for each group of images, two sums of LANES a
+ * channel. */
+size_t svdd__batchnorm_split_doubles(int C, int B) {
+    const size_t groups = B > 0 ? ((size_t)B + SVDD__BN_GROUP - 1) / SVDD__BN_GROUP : 1;
+    return (size_t)C * (2 + groups * 2 * LANES);
 }
 
 static void forward_images(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *inp,
@@ -314,15 +326,15 @@ static void forward_images(float *out, float *mean, float *rstd, float *run_mean
                            images_fn run, double *scratch) {
     double *mu = scratch, *part = scratch + C;
     const size_t n = (size_t)B * H * W, stride = (size_t)C * LANES;
-    const images_pass q0 = {.kind = PASS_SUMS, .B = B, .C = C, .H = H, .W = W, .T = T, .x = inp, .out = out,
-                            .mean = mean, .rstd = rstd, .mu = mu, .part = part, .fuse = fuse};
+    const images_pass q0 = {.kind = PASS_SUMS, .B = B, .C = C, .H = H, .W = W, .T = T, .U = bn_groups(B), .x = inp,
+                            .out = out, .mean = mean, .rstd = rstd, .mu = mu, .part = part, .fuse = fuse};
     images_pass q = q0;
     images_parallel(run, &q);
-    for (int c = 0; c < C; c++) mu[c] = threads_total(part, T, stride, (size_t)c * LANES) / (double)n;
+    for (int c = 0; c < C; c++) mu[c] = groups_total(part, q.U, stride, (size_t)c * LANES) / (double)n;
     q.kind = PASS_DEV_SUMS;
     images_parallel(run, &q);
     for (int c = 0; c < C; c++)
-        channel_stats(mean, rstd, run_mean, run_var, c, mu[c], threads_total(part, T, stride, (size_t)c * LANES), n,
+        channel_stats(mean, rstd, run_mean, run_var, c, mu[c], groups_total(part, q.U, stride, (size_t)c * LANES), n,
                       eps, momentum);
     q.kind = PASS_NORMALISE;
     images_parallel(run, &q);
@@ -333,13 +345,14 @@ static void backward_images(float *dinp, const float *dout, const float *out, co
     double *mdy = scratch, *mdyx = scratch + C, *part = scratch + 2 * (size_t)C;
     const size_t stride = (size_t)C * 2 * LANES;
     const double n = (double)B * S;
-    const images_pass q0 = {.kind = PASS_GRAD_SUMS, .B = B, .C = C, .H = S, .W = 1, .T = T, .dout = dout,
-                            .dinp = dinp, .xhat = out, .rstd = rstd, .mdy = mdy, .mdyx = mdyx, .part = part};
+    const images_pass q0 = {.kind = PASS_GRAD_SUMS, .B = B, .C = C, .H = S, .W = 1, .T = T, .U = bn_groups(B),
+                            .dout = dout, .dinp = dinp, .xhat = out, .rstd = rstd, .mdy = mdy, .mdyx = mdyx,
+                            .part = part};
     images_pass q = q0;
     images_parallel(run, &q);
     for (int c = 0; c < C; c++) {
-        mdy[c] = threads_total(part, T, stride, (size_t)c * 2 * LANES) / n;
-        mdyx[c] = threads_total(part, T, stride, (size_t)c * 2 * LANES + LANES) / n;
+        mdy[c] = groups_total(part, q.U, stride, (size_t)c * 2 * LANES) / n;
+        mdyx[c] = groups_total(part, q.U, stride, (size_t)c * 2 * LANES + LANES) / n;
     }
     q.kind = PASS_GRAD;
     images_parallel(run, &q);

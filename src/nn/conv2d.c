@@ -10,7 +10,10 @@
  *
  * Layers with few channels (those of the MNIST networks) take the direct kernels instead
  * (src/kernels/conv_direct.c): one image at a time, no im2col, and the input gradient as the
- * convolution of the padded output gradient with the rotated weights, so no col2im either.
+ * convolution of the padded output gradient with the rotated weights, so no col2im either. They
+ * run on groups of eight images handed out by svdd__run_units (src/kernels/batch_plan.c), each
+ * group's weight gradient kept apart and the groups' added in order: the same floats whichever
+ * thread ran a group.
  *
  * The 5x5, padding-2 layers with at least 16 channels on each side (those of the CIFAR-10
  * networks) take Winograd's F(2x2, 5x5) (src/kernels/winograd*.c): 36 products per 2x2 tile and
@@ -58,7 +61,8 @@ static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int ba
  * (ngroups x Cout*Cin*K*K floats) after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const size_t scratch = lanes_offset(Cin, H, W, Cout, K, P, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
-    return svdd__plan_fixed(backward ? svdd__conv_direct_groups(B) : B, threads, scratch, 0);
+    (void)backward;
+    return svdd__plan_fixed(svdd__conv_direct_groups(B), threads, scratch, 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P) {
@@ -98,7 +102,9 @@ typedef struct conv2d_call {
     int Cin, H, W, Cout, K, P, Ho, Wo, nb_max;
     size_t S, R; /* Ho*Wo, Cin*K*K */
     int simd;      /* direct path: AVX2+FMA kernels */
-    int B;         /* direct backward: the batch, cut into groups */
+    int B;         /* direct path: the batch, cut into groups */
+    float *ws;     /* direct path: the threads' scratch, slice floats each */
+    size_t slice;
     float *groups; /* direct backward: one weight gradient per group */
 } conv2d_call;
 
@@ -114,21 +120,30 @@ static void forward_chunk(const void *ctx, float *col, float *dw_part, int b0, i
     svdd__cnhw_to_nchw(c->out + (size_t)b0 * c->Cout * c->S, outc, nb, c->Cout, (int)c->S);
 }
 
-/* Direct path, images [b0, b0 + nb): eight at a time with AVX2, the rest one at a time. */
-static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, int b0, int nb) {
+/* The direct forward's scratch, once per thread: the borders of the lanes' padded input. */
+static void direct_forward_prep(const void *ctx, int t) {
     const conv2d_call *c = ctx;
-    (void)dw_part;
+    if (!c->simd) return;
+    float *pad = c->ws + c->slice * (size_t)t;
+    const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    memset(pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0), 0, nx * sizeof(float));
+}
+
+/* Direct path, group gi of SVDD__DIRECT_GROUP images on thread t: a whole group of eight in the
+ * lanes with AVX2, else one image at a time. */
+static void direct_forward_group(const void *ctx, int t, int gi) {
+    const conv2d_call *c = ctx;
+    float *pad = c->ws + c->slice * (size_t)t;
     const size_t in_sz = (size_t)c->Cin * c->H * c->W, out_sz = (size_t)c->Cout * c->S;
-    int b = b0;
-    if (c->simd && nb >= 8) {
-        float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
-        const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
-        memset(xp8, 0, nx * sizeof(float)); /* the borders */
-        for (; b + 8 <= b0 + nb; b += 8)
-            svdd__conv_lanes_images(c->out + b * out_sz, out_sz, c->inp + b * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
-                                    c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
+    const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
+        svdd__conv_lanes_images(c->out + b0 * out_sz, out_sz, c->inp + b0 * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
+                                c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
+        return;
     }
-    for (; b < b0 + nb; b++)
+    for (int b = b0; b < b1; b++)
         svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, c->w, c->Cin, c->H, c->W, c->Cout, c->K,
                                   c->P, pad, c->simd);
 }
@@ -140,8 +155,9 @@ void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
         const conv2d_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K,
-                               .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo, .simd = simd};
-        svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
+                               .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo, .simd = simd, .B = B,
+                               .ws = ws->data, .slice = pl.slice};
+        svdd__run_units(svdd__conv_direct_groups(B), pl.threads, direct_forward_prep, direct_forward_group, &c);
         return;
     }
     if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
@@ -171,54 +187,77 @@ static void backward_chunk(const void *ctx, float *col, float *dw_part, int b0, 
     }
 }
 
-/* Direct path, groups [g0, g0 + ng) of SVDD__DIRECT_GROUP images: scratch = padded image, 8-lane
- * weight-gradient sums, rotated weights (direct_plan); each group's weight gradient goes to its
- * own row of c->groups. */
-static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, int g0, int ng) {
+/* Where the direct backward's lanes keep a group's maps in a thread's scratch: the padded output
+ * gradient (the input gradient's convolution reads its borders), the input gradient, the padded
+ * input. */
+typedef struct lanes_maps {
+    float *gp8, *d8, *xp8;
+    size_t ng8, nx8;
+} lanes_maps;
+
+static lanes_maps backward_maps(const conv2d_call *c, float *pad) {
+    const int Q = c->K - 1 - c->P;
+    lanes_maps m;
+    m.gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+    m.ng8 = svdd__round16((size_t)c->Cout * (c->Ho + 2 * Q) * (c->Wo + 2 * Q) * 8);
+    m.d8 = m.gp8 + m.ng8;
+    m.xp8 = m.d8 + svdd__round16((size_t)c->Cin * c->H * c->W * 8);
+    m.nx8 = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    return m;
+}
+
+/* The direct backward's scratch, once per thread: the rotated weights, the lanes' borders. */
+static void direct_backward_prep(const void *ctx, int t) {
     const conv2d_call *c = ctx;
-    (void)dw_part;
+    float *pad = c->ws + c->slice * (size_t)t;
+    const size_t nw = (size_t)c->Cout * c->R;
+    float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1) + nw * SVDD__DIRECT_LANES;
+    if (c->dinp) svdd__conv_weight_flip(wflip, c->w, c->Cout, c->Cin, c->K);
+    if (c->simd && SVDD__DIRECT_GROUP == 8) {
+        const lanes_maps m = backward_maps(c, pad);
+        memset(m.gp8, 0, m.ng8 * sizeof(float));
+        memset(m.xp8, 0, m.nx8 * sizeof(float));
+    }
+}
+
+/* Direct path, group gi of SVDD__DIRECT_GROUP images on thread t: scratch = padded image, 8-lane
+ * weight-gradient sums, rotated weights (direct_plan), prepared by direct_backward_prep; the
+ * group's weight gradient goes to its own row of c->groups. */
+static void direct_backward_group(const void *ctx, int t, int gi) {
+    const conv2d_call *c = ctx;
+    float *pad = c->ws + c->slice * (size_t)t;
     const size_t nw = (size_t)c->Cout * c->R, in_sz = (size_t)c->Cin * c->H * c->W, out_sz = (size_t)c->Cout * c->S;
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1), *wflip = vacc + nw * SVDD__DIRECT_LANES;
-    if (c->dinp) svdd__conv_weight_flip(wflip, c->w, c->Cout, c->Cin, c->K);
     /* A whole group of eight in the lanes with AVX2: the output gradient and the input gathered
      * once for both gradients; the input gradient the same floats as image by image, the weight
      * gradient summed per image (lane) over the pixels, then over the images. */
     const int Q = c->K - 1 - c->P, Wq = c->Wo + 2 * Q;
-    float *gp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
-    const size_t ng8 = svdd__round16((size_t)c->Cout * (c->Ho + 2 * Q) * Wq * 8), nd8 = svdd__round16(in_sz * 8);
-    float *d8 = gp8 + ng8, *xp8 = d8 + nd8;
-    const size_t nx8 = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
+    const lanes_maps m = backward_maps(c, pad);
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
-    if (lanes) { /* the borders */
-        memset(gp8, 0, ng8 * sizeof(float));
-        memset(xp8, 0, nx8 * sizeof(float));
-    }
-    for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
-        memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        if (lanes && b1 - b0 == 8) {
-            svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);
-            svdd__lanes_gather_images(xp8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, c->P, 1);
-            svdd__conv_lanes_wgrad(vacc, gp8 + ((size_t)Q * Wq + Q) * 8, (size_t)Wq * 8,
-                                   (size_t)(c->Ho + 2 * Q) * Wq * 8, xp8, c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
-            if (c->dinp) {
-                svdd__conv_lanes_forward(d8, gp8, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q, 1);
-                svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
-            }
-        } else {
-            for (int b = b0; b < b1; b++) {
-                const float *g = c->dout + b * out_sz;
-                svdd__conv_direct_wgrad(vacc, g, c->inp + b * in_sz, c->Cin, c->H, c->W, c->Cout, c->K, c->P, pad,
-                                        c->simd);
-                if (c->dinp)
-                    svdd__conv_direct_forward(c->dinp + b * in_sz, g, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q,
-                                              pad, c->simd);
-            }
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
+    if (lanes && b1 - b0 == 8) {
+        svdd__lanes_gather_images(m.gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);
+        svdd__lanes_gather_images(m.xp8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, c->P, 1);
+        svdd__conv_lanes_wgrad(vacc, m.gp8 + ((size_t)Q * Wq + Q) * 8, (size_t)Wq * 8,
+                               (size_t)(c->Ho + 2 * Q) * Wq * 8, m.xp8, c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+        if (c->dinp) {
+            svdd__conv_lanes_forward(m.d8, m.gp8, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q, 1);
+            svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, m.d8, (int)in_sz, 1);
         }
-        float *gsum = c->groups + (size_t)gi * nw;
-        memset(gsum, 0, nw * sizeof(float));
-        svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
+    } else {
+        for (int b = b0; b < b1; b++) {
+            const float *g = c->dout + b * out_sz;
+            svdd__conv_direct_wgrad(vacc, g, c->inp + b * in_sz, c->Cin, c->H, c->W, c->Cout, c->K, c->P, pad,
+                                    c->simd);
+            if (c->dinp)
+                svdd__conv_direct_forward(c->dinp + b * in_sz, g, wflip, c->Cout, c->Ho, c->Wo, c->Cin, c->K, Q,
+                                          pad, c->simd);
+        }
     }
+    float *gsum = c->groups + (size_t)gi * nw;
+    memset(gsum, 0, nw * sizeof(float));
+    svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
 }
 
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
@@ -232,9 +271,9 @@ void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const f
         const size_t nw = (size_t)Cout * Cin * K * K;
         const conv2d_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .H = H, .W = W,
                                .Cout = Cout, .K = K, .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo,
-                               .R = (size_t)Cin * K * K, .simd = simd, .B = B,
+                               .R = (size_t)Cin * K * K, .simd = simd, .B = B, .ws = ws->data, .slice = pl.slice,
                                .groups = ws->data + pl.slice * (size_t)pl.threads};
-        svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
+        svdd__run_units(groups, pl.threads, direct_backward_prep, direct_backward_group, &c);
         svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
         return;
     }

@@ -68,7 +68,8 @@ static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, i
                                     int backward) {
     const size_t scratch =
         lanes_offset(Cin, H, W, Cout, K, P, up, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
-    return svdd__plan_fixed(backward ? svdd__conv_direct_groups(B) : B, threads, scratch, 0);
+    (void)backward;
+    return svdd__plan_fixed(svdd__conv_direct_groups(B), threads, scratch, 0);
 }
 
 static size_t direct_workspace(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up) {
@@ -106,43 +107,65 @@ typedef struct convt_call {
     int up;      /* 2: inp and dinp are (Cin, H/2, W/2) an image */
     size_t S, R; /* H*W, Cout*K*K */
     int simd;      /* direct path: AVX2+FMA kernels */
-    int B;         /* direct backward: the batch, cut into groups */
+    int B;         /* direct path: the batch, cut into groups */
+    float *ws;     /* direct path: the threads' scratch, slice floats each */
+    size_t slice;
     float *groups; /* direct backward: one weight gradient per group */
 } convt_call;
 
-/* Direct path, images [b0, b0 + nb), one at a time. */
-static void direct_forward_chunk(const void *ctx, float *pad, float *dw_part, int b0, int nb) {
+/* The direct forward's scratch, once per thread: the rotated weights, the lanes' borders. */
+static void direct_forward_prep(const void *ctx, int t) {
     const convt_call *c = ctx;
-    (void)dw_part;
-    const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up), out_sz = (size_t)c->Cout * c->Ho * c->Wo;
-    float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
-    float *upx = wflip + (size_t)c->Cout * c->Cin * c->K * c->K;
-    svdd__conv_weight_flip(wflip, c->w, c->Cin, c->Cout, c->K);
-    int b = b0;
-    if (c->simd && nb >= 8) { /* eight at a time in the lanes: the same floats */
+    float *pad = c->ws + c->slice * (size_t)t;
+    svdd__conv_weight_flip(pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0), c->w, c->Cin, c->Cout, c->K);
+    if (c->simd && SVDD__DIRECT_GROUP == 8) {
         const int Q = c->K - 1 - c->P;
+        const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * Q) * (c->W + 2 * Q) * 8);
+        memset(pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 0), 0, nx * sizeof(float));
+    }
+}
+
+/* Direct path, group gi of SVDD__DIRECT_GROUP images on thread t: a whole group of eight in the
+ * lanes with AVX2 (the same floats), else one image at a time. */
+static void direct_forward_group(const void *ctx, int t, int gi) {
+    const convt_call *c = ctx;
+    float *pad = c->ws + c->slice * (size_t)t;
+    const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up), out_sz = (size_t)c->Cout * c->Ho * c->Wo;
+    const float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+    float *upx = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0) + (size_t)c->Cout * c->Cin * c->K * c->K;
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int Q = c->K - 1 - c->P;
+    if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
         float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 0);
         const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * Q) * (c->W + 2 * Q) * 8);
-        float *o8 = xp8 + nx;
-        memset(xp8, 0, nx * sizeof(float)); /* the borders */
-        for (; b + 8 <= b0 + nb; b += 8)
-            svdd__conv_lanes_images(c->out + b * out_sz, out_sz, c->inp + b * in_sz, in_sz, wflip, c->Cin, c->H, c->W,
-                                    c->Cout, c->K, Q, c->up, xp8, o8);
+        svdd__conv_lanes_images(c->out + b0 * out_sz, out_sz, c->inp + b0 * in_sz, in_sz, wflip, c->Cin, c->H, c->W,
+                                c->Cout, c->K, Q, c->up, xp8, xp8 + nx);
+        return;
     }
-    for (; b < b0 + nb; b++) {
+    for (int b = b0; b < b1; b++) {
         const float *x = c->inp + b * in_sz;
         if (c->up > 1) {
             svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
             x = upx;
         }
-        svdd__conv_direct_forward(c->out + b * out_sz, x, wflip, c->Cin, c->H, c->W, c->Cout, c->K, c->K - 1 - c->P,
-                                  pad, c->simd);
+        svdd__conv_direct_forward(c->out + b * out_sz, x, wflip, c->Cin, c->H, c->W, c->Cout, c->K, Q, pad, c->simd);
     }
 }
 
-static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, int g0, int ng) {
+/* The direct backward's scratch, once per thread: the borders of the lanes' output gradient. */
+static void direct_backward_prep(const void *ctx, int t) {
     const convt_call *c = ctx;
-    (void)dw_part;
+    if (!c->simd || SVDD__DIRECT_GROUP != 8) return;
+    const size_t ng8 = svdd__round16((size_t)c->Cout * (c->Ho + 2 * c->P) * (c->Wo + 2 * c->P) * 8);
+    memset(c->ws + c->slice * (size_t)t + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 1), 0,
+           ng8 * sizeof(float));
+}
+
+/* Direct path, group gi of SVDD__DIRECT_GROUP images on thread t; the group's weight gradient
+ * goes to its own row of c->groups. */
+static void direct_backward_group(const void *ctx, int t, int gi) {
+    const convt_call *c = ctx;
+    float *pad = c->ws + c->slice * (size_t)t;
     const size_t nw = (size_t)c->Cin * c->R, out_sz = (size_t)c->Cout * c->Ho * c->Wo;
     const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up);
     float *vacc = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
@@ -155,45 +178,42 @@ static void direct_backward_chunk(const void *ctx, float *pad, float *dw_part, i
     const size_t ng8 = svdd__round16((size_t)c->Cout * Hq * Wq * 8), nx8 = svdd__round16((size_t)c->Cin * c->S * 8);
     float *x8 = gp8 + ng8, *d8 = x8 + nx8;
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
-    if (lanes) memset(gp8, 0, ng8 * sizeof(float)); /* the borders */
-    for (int gi = g0; gi < g0 + ng; gi++) {
-        const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
-        const int in_lanes = lanes && b1 - b0 == 8;
-        memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
-        if (in_lanes) {
-            svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, c->P, 1);
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int in_lanes = lanes && b1 - b0 == 8;
+    memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
+    if (in_lanes) {
+        svdd__lanes_gather_images(gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, c->P, 1);
+        if (c->up > 1)
+            svdd__lanes_gather_images_up2(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, 0, 1);
+        else
+            svdd__lanes_gather_images(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, 0, 1);
+        svdd__conv_lanes_wgrad(vacc, x8, (size_t)c->W * 8, c->S * 8, gp8, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P,
+                               1);
+        if (c->dinp) {
+            svdd__conv_lanes_forward(d8, gp8, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, 1);
             if (c->up > 1)
-                svdd__lanes_gather_images_up2(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H / 2, c->W / 2, 0, 1);
+                svdd__lanes_scatter_down2(c->dinp + b0 * in_sz, in_sz, d8, c->Cin, c->H / 2, c->W / 2, 1);
             else
-                svdd__lanes_gather_images(x8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, 0, 1);
-            svdd__conv_lanes_wgrad(vacc, x8, (size_t)c->W * 8, c->S * 8, gp8, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P,
-                                   1);
-            if (c->dinp) {
-                svdd__conv_lanes_forward(d8, gp8, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, 1);
-                if (c->up > 1)
-                    svdd__lanes_scatter_down2(c->dinp + b0 * in_sz, in_sz, d8, c->Cin, c->H / 2, c->W / 2, 1);
-                else
-                    svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
-            }
+                svdd__lanes_scatter(c->dinp + b0 * in_sz, in_sz, d8, (int)in_sz, 1);
         }
-        for (int b = in_lanes ? b1 : b0; b < b1; b++) { /* otherwise image by image */
-            const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
-            if (c->up > 1) {
-                svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
-                x = upx;
-            }
-            /* dw (Cin, Cout, K, K): the output gradient plays the input, the input the output gradient */
-            svdd__conv_direct_wgrad(vacc, x, g, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
-            if (!c->dinp) continue;
-            /* (the upsampled image is read; its scratch now takes the upsampled gradient) */
-            float *dx = c->up > 1 ? upx : c->dinp + b * in_sz;
-            svdd__conv_direct_forward(dx, g, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
-            if (c->up > 1) svdd__cnhw_to_nchw_down2(c->dinp + b * in_sz, upx, 1, c->Cin, c->H / 2, c->W / 2);
-        }
-        float *gsum = c->groups + (size_t)gi * nw;
-        memset(gsum, 0, nw * sizeof(float));
-        svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
     }
+    for (int b = in_lanes ? b1 : b0; b < b1; b++) { /* otherwise image by image */
+        const float *g = c->dout + b * out_sz, *x = c->inp + b * in_sz;
+        if (c->up > 1) {
+            svdd__nchw_to_cnhw_up2(upx, x, 1, c->Cin, c->H / 2, c->W / 2);
+            x = upx;
+        }
+        /* dw (Cin, Cout, K, K): the output gradient plays the input, the input the output gradient */
+        svdd__conv_direct_wgrad(vacc, x, g, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
+        if (!c->dinp) continue;
+        /* (the upsampled image is read; its scratch now takes the upsampled gradient) */
+        float *dx = c->up > 1 ? upx : c->dinp + b * in_sz;
+        svdd__conv_direct_forward(dx, g, c->w, c->Cout, c->Ho, c->Wo, c->Cin, c->K, c->P, pad, c->simd);
+        if (c->up > 1) svdd__cnhw_to_nchw_down2(c->dinp + b * in_sz, upx, 1, c->Cin, c->H / 2, c->W / 2);
+    }
+    float *gsum = c->groups + (size_t)gi * nw;
+    memset(gsum, 0, nw * sizeof(float));
+    svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
 }
 
 /* xc (Cin, nb*S) = images [b0, b0 + nb) of the input, upsampled when up = 2. */
@@ -224,8 +244,8 @@ void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, up, 0);
         const convt_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .Cout = Cout, .K = K, .P = P, .up = up,
                               .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W, .S = (size_t)H * W,
-                              .R = (size_t)Cout * K * K, .simd = simd};
-        svdd__plan_run(&pl, B, ws->data, NULL, direct_forward_chunk, &c);
+                              .R = (size_t)Cout * K * K, .simd = simd, .B = B, .ws = ws->data, .slice = pl.slice};
+        svdd__run_units(svdd__conv_direct_groups(B), pl.threads, direct_forward_prep, direct_forward_group, &c);
         return;
     }
     if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) { /* a convolution with the rotated kernels */
@@ -269,8 +289,8 @@ void svdd__conv_transpose2d_backward_as(float *dinp, float *dw, const float *dou
         const convt_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .Cout = Cout, .K = K,
                               .P = P, .up = up, .Ho = H - 1 - 2 * P + K, .Wo = W - 1 - 2 * P + K, .H = H, .W = W,
                               .S = (size_t)H * W, .R = (size_t)Cout * K * K, .simd = simd, .B = B,
-                              .groups = ws->data + pl.slice * (size_t)pl.threads};
-        svdd__plan_run(&pl, groups, ws->data, NULL, direct_backward_chunk, &c);
+                              .ws = ws->data, .slice = pl.slice, .groups = ws->data + pl.slice * (size_t)pl.threads};
+        svdd__run_units(groups, pl.threads, direct_backward_prep, direct_backward_group, &c);
         svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
         return;
     }

@@ -116,7 +116,7 @@ static size_t layer_workspace(const svdd__stack *st, int i, int B, int threads) 
     if (L->kind == SVDD__CONV_TRANSPOSE2D)
         return svdd__conv_transpose2d_workspace_as(B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
                                                    input_upsampled(st, i), threads, SVDD__CONV_AUTO);
-    if (L->kind == SVDD__BATCHNORM) return 2 * svdd__batchnorm_split_doubles(L->in_c, threads); /* doubles */
+    if (L->kind == SVDD__BATCHNORM) return 2 * svdd__batchnorm_split_doubles(L->in_c, B); /* doubles */
     return 0;
 }
 
@@ -282,9 +282,11 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     return SVDD_OK;
 }
 
-/* Element-wise and per-image layers split over threads by images: each thread runs the plain
- * layer function on its own slice of the batch, so the result is the same for any thread count.
+/* Element-wise and per-image layers split over threads by images: the threads run the plain layer
+ * function on groups of EW_GROUP images (svdd__run_units, as the convolutions and batch norm), so
+ * the result is the same for any thread count.
  * Small batches stay on one thread (starting threads would cost more than it saves). */
+#define EW_GROUP SVDD__DIRECT_GROUP
 typedef enum {
     EW_LRELU_F,
     EW_LRELU_B,
@@ -298,40 +300,60 @@ typedef enum {
     EW_UP_B
 } ew_op;
 
+/* One call of per_image: groups of G images. */
+typedef struct ew_call {
+    ew_op op;
+    const svdd__layer *L;
+    int B, G, simd;
+    size_t in, out;
+    float *dst;
+    const float *a, *b;
+} ew_call;
+
+static void ew_group(const void *ctx, int thread, int u) {
+    const ew_call *c = ctx;
+    (void)thread;
+    const svdd__layer *L = c->L;
+    const size_t in = c->in, out = c->out, lo = (size_t)u * c->G;
+    const size_t hi = lo + (size_t)c->G < (size_t)c->B ? lo + (size_t)c->G : (size_t)c->B, nb = hi - lo;
+    float *dst = c->dst;
+    const float *a = c->a, *b = c->b;
+    const int simd = c->simd;
+    switch (c->op) {
+    case EW_LRELU_F: svdd__leaky_relu_forward(dst + lo * out, a + lo * in, nb * in, L->slope); break;
+    case EW_LRELU_B: svdd__leaky_relu_backward(dst + lo * in, a + lo * out, b + lo * in, nb * in, L->slope); break;
+    case EW_LRELU_BR:
+        svdd__leaky_relu_backward_restore_as(dst + lo * in, a + lo * out, (float *)b + lo * in, nb * in, L->slope,
+                                             simd);
+        break;
+    case EW_SIGMOID_F: svdd__sigmoid_forward(dst + lo * out, a + lo * in, nb * in); break;
+    case EW_SIGMOID_B: svdd__sigmoid_backward(dst + lo * in, a + lo * out, b + lo * out, nb * in); break;
+    case EW_POOL_F: svdd__maxpool2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
+    case EW_POOL_B:
+        svdd__maxpool2d_backward(dst + lo * in, a + lo * out, b + lo * in, (int)nb, L->in_c, L->in_h, L->in_w);
+        break;
+    case EW_POOL_LRELU_BR:
+        /* image by image, so that the leaky ReLU's backward finds the pooling's gradient and
+         * its own output in the cache (b is both the pooling's input and the leaky ReLU's
+         * output, L[-1] that leaky ReLU) */
+        for (size_t i = lo; i < hi; i++) {
+            svdd__maxpool2d_backward(dst + i * in, a + i * out, b + i * in, 1, L->in_c, L->in_h, L->in_w);
+            svdd__leaky_relu_backward_restore_as(dst + i * in, dst + i * in, (float *)b + i * in, in, L[-1].slope,
+                                                 simd);
+        }
+        break;
+    case EW_UP_F: svdd__upsample2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
+    case EW_UP_B: svdd__upsample2d_backward(dst + lo * in, a + lo * out, (int)nb, L->in_c, L->in_h, L->in_w); break;
+    }
+}
+
 static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a, const float *b) {
     const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
-    int T = (size_t)B * in < SVDD__PARALLEL_MIN_FLOATS ? 1 : threads < B ? threads : B;
-    const int simd = op == EW_LRELU_BR || op == EW_POOL_LRELU_BR ? svdd__cpu_avx2_fma() : 0;
-#pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
-    for (int t = 0; t < T; t++) {
-        const size_t lo = (size_t)B * t / T, hi = (size_t)B * (t + 1) / T, nb = hi - lo;
-        switch (op) {
-        case EW_LRELU_F: svdd__leaky_relu_forward(dst + lo * out, a + lo * in, nb * in, L->slope); break;
-        case EW_LRELU_B: svdd__leaky_relu_backward(dst + lo * in, a + lo * out, b + lo * in, nb * in, L->slope); break;
-        case EW_LRELU_BR:
-            svdd__leaky_relu_backward_restore_as(dst + lo * in, a + lo * out, (float *)b + lo * in, nb * in, L->slope,
-                                                 simd);
-            break;
-        case EW_SIGMOID_F: svdd__sigmoid_forward(dst + lo * out, a + lo * in, nb * in); break;
-        case EW_SIGMOID_B: svdd__sigmoid_backward(dst + lo * in, a + lo * out, b + lo * out, nb * in); break;
-        case EW_POOL_F: svdd__maxpool2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
-        case EW_POOL_B:
-            svdd__maxpool2d_backward(dst + lo * in, a + lo * out, b + lo * in, (int)nb, L->in_c, L->in_h, L->in_w);
-            break;
-        case EW_POOL_LRELU_BR:
-            /* image by image, so that the leaky ReLU's backward finds the pooling's gradient and
-             * its own output in the cache (b is both the pooling's input and the leaky ReLU's
-             * output, L[-1] that leaky ReLU) */
-            for (size_t i = lo; i < hi; i++) {
-                svdd__maxpool2d_backward(dst + i * in, a + i * out, b + i * in, 1, L->in_c, L->in_h, L->in_w);
-                svdd__leaky_relu_backward_restore_as(dst + i * in, dst + i * in, (float *)b + i * in, in, L[-1].slope,
-                                                     simd);
-            }
-            break;
-        case EW_UP_F: svdd__upsample2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
-        case EW_UP_B: svdd__upsample2d_backward(dst + lo * in, a + lo * out, (int)nb, L->in_c, L->in_h, L->in_w); break;
-        }
-    }
+    const int T = (size_t)B * in < SVDD__PARALLEL_MIN_FLOATS ? 1 : threads < B ? threads : B;
+    const int G = T > 1 ? EW_GROUP : B;
+    const ew_call c = {.op = op, .L = L, .B = B, .G = G, .in = in, .out = out, .dst = dst, .a = a, .b = b,
+                       .simd = op == EW_LRELU_BR || op == EW_POOL_LRELU_BR ? svdd__cpu_avx2_fma() : 0};
+    if (B > 0) svdd__run_units((B + G - 1) / G, T, NULL, ew_group, &c);
 }
 
 /* Max pooling's backward in the two rounds of pool_split when its gradients overlap (each round a
