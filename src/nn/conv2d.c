@@ -57,11 +57,10 @@ static size_t lanes_offset(int Cin, int H, int W, int Cout, int K, int P, int ba
     return svdd__round16(direct_pad(Cin, H, W, Cout, K, P, backward) + (backward ? nw * (SVDD__DIRECT_LANES + 1) : 0));
 }
 
-/* Forward: over images; backward: over groups of images, with the groups' weight gradients
- * (ngroups x Cout*Cin*K*K floats) after the threads' scratch. */
+/* Over the groups of images (svdd__run_units), forward and backward; the backward's groups' weight
+ * gradients (ngroups x Cout*Cin*K*K floats) come after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int backward) {
     const size_t scratch = lanes_offset(Cin, H, W, Cout, K, P, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
-    (void)backward;
     return svdd__plan_fixed(svdd__conv_direct_groups(B), threads, scratch, 0);
 }
 

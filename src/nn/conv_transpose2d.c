@@ -62,13 +62,12 @@ static size_t lanes_floats(int Cin, int H, int W, int Cout, int K, int P, int ba
     return svdd__round16((size_t)Cout * (Ho + 2 * P) * (Wo + 2 * P) * 8) + 2 * svdd__round16((size_t)Cin * H * W * 8);
 }
 
-/* Forward: over images; backward: over groups of images, with the groups' weight gradients
- * (ngroups x Cin*Cout*K*K floats) after the threads' scratch. */
+/* Over the groups of images (svdd__run_units), forward and backward; the backward's groups' weight
+ * gradients (ngroups x Cin*Cout*K*K floats) come after the threads' scratch. */
 static svdd__batch_plan direct_plan(int B, int threads, int Cin, int H, int W, int Cout, int K, int P, int up,
                                     int backward) {
     const size_t scratch =
         lanes_offset(Cin, H, W, Cout, K, P, up, backward) + lanes_floats(Cin, H, W, Cout, K, P, backward);
-    (void)backward;
     return svdd__plan_fixed(svdd__conv_direct_groups(B), threads, scratch, 0);
 }
 
@@ -131,8 +130,8 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     const convt_call *c = ctx;
     float *pad = c->ws + c->slice * (size_t)t;
     const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up), out_sz = (size_t)c->Cout * c->Ho * c->Wo;
-    const float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
-    float *upx = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0) + (size_t)c->Cout * c->Cin * c->K * c->K;
+    float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
+    float *upx = wflip + (size_t)c->Cout * c->Cin * c->K * c->K; /* the rotated weights: direct_forward_prep */
     const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
     const int Q = c->K - 1 - c->P;
     if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
