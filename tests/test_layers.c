@@ -1016,8 +1016,9 @@ static void test_run_units(void **state) {
             assert_non_null(p);
             p->slow_thread = -1;
             svdd__run_units(ns[k], T, probe_prep, probe_unit, p);
-            const int used = T < ns[k] ? T : ns[k] > 0 ? ns[k] : 1;
-            assert_true(atomic_load(&p->preps) >= 1 && atomic_load(&p->preps) <= used);
+            const int used = T < ns[k] ? T : ns[k];
+            if (ns[k] == 0) assert_int_equal(atomic_load(&p->preps), 0); /* nor prep */
+            else assert_true(atomic_load(&p->preps) >= 1 && atomic_load(&p->preps) <= used);
             assert_int_equal(atomic_load(&p->unprepped), 0);
             for (int u = 0; u < ns[k]; u++) {
                 assert_int_equal(atomic_load(&p->runs[u]), 1);

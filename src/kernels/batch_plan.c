@@ -86,7 +86,8 @@ static int take(_Atomic uint64_t *share, int from_back) {
 }
 
 void svdd__run_units(int n, int T, svdd__prep_fn prep, svdd__unit_fn fn, const void *ctx) {
-    if (T > n) T = n > 0 ? n : 1;
+    if (n <= 0) return; /* nor prep: an empty batch may come with no scratch */
+    if (T > n) T = n;
     if (T > SHARES_MAX) T = SHARES_MAX;
     _Atomic uint64_t shares[SHARES_MAX];
     for (int t = 0; t < T; t++) atomic_init(&shares[t], SHARE((long)n * t / T, (long)n * (t + 1) / T));
