@@ -920,6 +920,41 @@ static void test_batchnorm_matches_reference(void **state) {
     }
 }
 
+/* The image split adds its groups' sums in group order, whatever the thread count. On ordinary
+ * data another order changes only a double's last bits, which vanish in the float statistics (so
+ * test_batchnorm_matches_reference's comparison of two and three threads cannot see it); here the
+ * sums cancel: +1e16 in group 0, -1e16 in group 1 and 1 in group 2 total 1 in group order and 0
+ * added the other way round, so a thread-dependent order changes the mean itself. */
+static void test_batchnorm_group_order(void **state) {
+    (void)state;
+    /* large enough for threads (SVDD__PARALLEL_MIN_FLOATS) */
+    enum { B = 24, C = 2, S = 1024 };
+    const size_t n = (size_t)B * C * S;
+    float *x = calloc(n, sizeof(float)), *dy = calloc(n, sizeof(float)), *out[2], *dx[2], st[2][4][C];
+    for (int k = 0; k < 2; k++) out[k] = malloc(n * sizeof(float)), dx[k] = malloc(n * sizeof(float));
+    double *split = calloc(svdd__batchnorm_split_doubles(C, B), sizeof(double));
+    assert_true(x && dy && out[0] && out[1] && dx[0] && dx[1] && split);
+    for (int c = 0; c < C; c++) {
+        x[(0 * C + c) * S] = 1e16f, x[(8 * C + c) * S] = -1e16f, x[(16 * C + c) * S] = 1.0f;
+        dy[(3 * C + c) * S + 1] = 1e16f, dy[(12 * C + c) * S + 1] = -1e16f, dy[(20 * C + c) * S + 1] = 1.0f;
+    }
+    for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
+        for (int k = 0; k < 2; k++) {
+            float *mean = st[k][0], *rstd = st[k][1], *rm = st[k][2], *rv = st[k][3];
+            for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+            svdd__batchnorm_forward_train_as(out[k], mean, rstd, rm, rv, x, B, C, S, 1e-4f, 0.1f, 2 + k, simd, split);
+            svdd__batchnorm_backward_train_as(dx[k], dy, out[k], rstd, B, C, S, 2 + k, simd, split);
+        }
+        printf("  batch norm by groups, %s: mean %.9g on two threads, %.9g on three\n", simd ? "AVX2" : "portable",
+               (double)st[0][0][0], (double)st[1][0][0]);
+        assert_memory_equal(st[1], st[0], sizeof st[0]);
+        assert_memory_equal(out[1], out[0], n * sizeof(float));
+        assert_memory_equal(dx[1], dx[0], n * sizeof(float));
+    }
+    for (int k = 0; k < 2; k++) free(out[k]), free(dx[k]);
+    free(x), free(dy), free(split);
+}
+
 /* Batch norm with the leaky ReLU and the max pooling fused into its last pass (training and
  * evaluation, portable and AVX2, one and two threads sharing the channels or, in training, the
  * images, even and odd planes) against the three layers run one after another: the same floats. */
@@ -1043,7 +1078,7 @@ static void test_run_units(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_units),
+        cmocka_unit_test(test_run_units), cmocka_unit_test(test_batchnorm_group_order),
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_conv_transpose2d),
         cmocka_unit_test(test_linear),          cmocka_unit_test(test_linear_blocks),
         cmocka_unit_test(test_batchnorm),
