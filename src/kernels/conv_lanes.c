@@ -106,9 +106,14 @@ TARGET_AVX2 static void forward_avx2(const lanes_geom *g, int Cout) {
     const int nblk = (Cout + 2) / 3;
     for (int b = 0; b < nblk; b++) {
         const int co = Cout * b / nblk, CB = Cout * (b + 1) / nblk - co, NXmax = lanes_max_nx(CB);
+        /* a row in tiles as even as possible (14 pixels by 6: 5 + 5 + 4, not 6 + 6 + 2): a tile
+         * of few accumulators waits on the latency of its multiply-adds */
+        const int nt = (g->Wo + NXmax - 1) / NXmax;
         for (int oy = 0; oy < g->Ho; oy++)
-            for (int ox0 = 0; ox0 < g->Wo; ox0 += NXmax)
-                lanes_tile_any(g, g->Wo - ox0 < NXmax ? g->Wo - ox0 : NXmax, CB, oy, ox0, co);
+            for (int t = 0; t < nt; t++) {
+                const int ox0 = g->Wo * t / nt;
+                lanes_tile_any(g, g->Wo * (t + 1) / nt - ox0, CB, oy, ox0, co);
+            }
     }
 }
 #endif
@@ -153,12 +158,17 @@ INLINE_AVX2 void wg_tile(const wg_geom *g, const int CB, const int KB, int co, i
         const float *xr = g->xp8 + (((size_t)ci * g->Hp + oy + ky) * g->Wp + kx) * L8;
         const float *gr = g->g8 + co * g->gplane + oy * g->grow;
         for (int ox = 0; ox < g->Wo; ox++) {
+            /* hidden from GCC, which would otherwise keep one pixel's input vectors for the next
+             * ones (-O3's predictive commoning, unrolling by three), run out of registers and
+             * spill accumulators to the stack */
+            const float *xo = xr + (size_t)ox * L8;
+            __asm__("" : "+r"(xo));
             __m256 gv[7];
 #pragma GCC unroll 7
             for (int c = 0; c < CB; c++) gv[c] = _mm256_loadu_ps(gr + c * g->gplane + (size_t)ox * L8);
 #pragma GCC unroll 5
             for (int k = 0; k < KB; k++) {
-                __m256 x = _mm256_loadu_ps(xr + (size_t)(ox + k) * L8);
+                __m256 x = _mm256_loadu_ps(xo + (size_t)k * L8);
                 __asm__("" : "+x"(x)); /* once, not folded into each FMA */
 #pragma GCC unroll 7
                 for (int c = 0; c < CB; c++) ACC(c, k) = _mm256_fmadd_ps(gv[c], x, ACC(c, k));
@@ -241,15 +251,25 @@ INLINE_AVX2 void transpose8(__m256 r[8]) {
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-TARGET_AVX2 static int gather_avx2(float *dst, const float *src, size_t stride, int n) {
-    int q = 0;
-    for (; q + L8 <= n; q += L8) {
-        __m256 r[8];
+/* Eight images' next eight pixels q.. into the lanes, then the row's last, partial vector (the
+ * MNIST rows of 28 and 14 pixels end in 4 and 6): loaded under a mask of its first m lanes
+ * instead of a float at a time. (Only loads: AMD's masked stores are microcoded and slow.) */
+INLINE_AVX2 void gather8(float *dst, const float *src, size_t stride, int q, int m) {
+    __m256 r[8];
+    if (m == L8) {
         for (int l = 0; l < L8; l++) r[l] = _mm256_loadu_ps(src + (size_t)l * stride + q);
-        transpose8(r);
-        for (int j = 0; j < L8; j++) _mm256_storeu_ps(dst + (size_t)(q + j) * L8, r[j]);
+    } else {
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (int l = 0; l < L8; l++) r[l] = _mm256_maskload_ps(src + (size_t)l * stride + q, mask);
     }
-    return q;
+    transpose8(r);
+    for (int j = 0; j < m; j++) _mm256_storeu_ps(dst + (size_t)(q + j) * L8, r[j]);
+}
+
+TARGET_AVX2 static void gather_avx2(float *dst, const float *src, size_t stride, int n) {
+    int q = 0;
+    for (; q + L8 <= n; q += L8) gather8(dst, src, stride, q, L8);
+    if (q < n) gather8(dst, src, stride, q, n - q);
 }
 
 TARGET_AVX2 static int scatter_avx2(float *dst, size_t stride, const float *src, int n) {
@@ -265,13 +285,15 @@ TARGET_AVX2 static int scatter_avx2(float *dst, size_t stride, const float *src,
 #endif
 
 void svdd__lanes_gather(float *dst, const float *src, size_t stride, int n, int simd) {
-    int q = 0;
 #if LANES_X86
-    if (simd) q = gather_avx2(dst, src, stride, n);
+    if (simd) {
+        gather_avx2(dst, src, stride, n);
+        return;
+    }
 #else
     (void)simd;
 #endif
-    for (; q < n; q++)
+    for (int q = 0; q < n; q++)
         for (int l = 0; l < L8; l++) dst[(size_t)q * L8 + l] = src[(size_t)l * stride + q];
 }
 
