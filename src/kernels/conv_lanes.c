@@ -254,7 +254,7 @@ INLINE_AVX2 void transpose8(__m256 r[8]) {
 /* Eight images' next eight pixels q.. into the lanes, then the row's last, partial vector (the
  * MNIST rows of 28 and 14 pixels end in 4 and 6): loaded under a mask of its first m lanes
  * instead of a float at a time. (Only loads: with every store of the way out under a mask too,
- * that took 13.5% of an MNIST step instead of 3.7% on the Zen 4 machine.) */
+ * that took 13.5% of an MNIST step instead of about 4% on the Zen 4 machine.) */
 INLINE_AVX2 void gather8(float *dst, const float *src, size_t stride, int q, int m) {
     __m256 r[8];
     if (m == L8) {
