@@ -1008,8 +1008,8 @@ static void test_batchnorm_fused(void **state) {
     }
 }
 
-/* svdd__run_units: every unit exactly once, on a thread below T, after that thread's prep; and the
- * end of a slow thread's share taken by the other. */
+/* svdd__run_units: every unit exactly once, on a thread below T (one for T < 1), after that
+ * thread's prep; and the end of a slow thread's share taken by the other. */
 typedef struct units_probe {
     atomic_int runs[64], by[64], prepped[8], preps, unprepped, stolen; /* by: the thread + 1 */
     int slow_thread;
@@ -1046,12 +1046,12 @@ static void test_run_units(void **state) {
     (void)state;
     const int ns[6] = {0, 1, 2, 7, 25, 64};
     for (int k = 0; k < 6; k++)
-        for (int T = 1; T <= 5; T++) {
+        for (int T = 0; T <= 5; T++) { /* T = 0: one thread */
             units_probe *p = calloc(1, sizeof *p);
             assert_non_null(p);
             p->slow_thread = -1;
             svdd__run_units(ns[k], T, probe_prep, probe_unit, p);
-            const int used = T < ns[k] ? T : ns[k];
+            const int used = (T > 1 ? T : 1) < ns[k] ? (T > 1 ? T : 1) : ns[k];
             if (ns[k] == 0) assert_int_equal(atomic_load(&p->preps), 0); /* nor prep */
             else assert_true(atomic_load(&p->preps) >= 1 && atomic_load(&p->preps) <= used);
             assert_int_equal(atomic_load(&p->unprepped), 0);

@@ -87,6 +87,7 @@ static int take(_Atomic uint64_t *share, int from_back) {
 
 void svdd__run_units(int n, int T, svdd__prep_fn prep, svdd__unit_fn fn, const void *ctx) {
     if (n <= 0) return; /* nor prep: an empty batch may come with no scratch */
+    if (T < 1) T = 1;
     if (T > n) T = n;
     if (T > SHARES_MAX) T = SHARES_MAX;
     _Atomic uint64_t shares[SHARES_MAX];

@@ -129,6 +129,8 @@ static inline int svdd__wgrad_max_cb(int KB) {
  * that the sum, and a whole training run, is the same on any number of threads. */
 #define SVDD__DIRECT_GROUP 8
 static inline int svdd__conv_direct_groups(int B) { return (B + SVDD__DIRECT_GROUP - 1) / SVDD__DIRECT_GROUP; }
+/* The end of group g of G images in a batch of B: images g*G .. svdd__group_end(g, G, B) - 1. */
+static inline int svdd__group_end(int g, int G, int B) { return B - g * G > G ? g * G + G : B; }
 /* dw (nw) += each of the `groups` rows of `group_dw` (groups, nw), in order. */
 void svdd__conv_direct_add_groups(float *dw, const float *group_dw, int groups, size_t nw);
 void svdd__conv_direct_wgrad(float *vacc, const float *g, const float *inp, int Cin, int H, int W, int Cout, int K,
@@ -233,7 +235,7 @@ typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, 
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
 /* Work cut into n units whose results do not depend on which thread ran which (each unit writes
  * its own outputs): fn(ctx, t, u) on thread t for every unit u, on T threads (at most n, at most
- * 64). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the share it took in
+ * 64; at least 1). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the share it took in
  * the layer before, so its core finds those images in its cache), then from the end of the
  * others' shares what they have not started: a core that runs slower for a while leaves a unit to
  * the other instead of keeping it waiting. prep (may be NULL) runs first on each thread; with no

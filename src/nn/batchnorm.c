@@ -243,7 +243,7 @@ typedef struct images_pass {
 
 /* Group g. */
 ALWAYS_INLINE void images_run(const images_pass *q, int g) {
-    const int b0 = g * SVDD__BN_GROUP, b1 = b0 + SVDD__BN_GROUP < q->B ? b0 + SVDD__BN_GROUP : q->B;
+    const int b0 = g * SVDD__BN_GROUP, b1 = svdd__group_end(g, SVDD__BN_GROUP, q->B);
     const int C = q->C, S = q->H * q->W;
     switch (q->kind) {
     case PASS_SUMS:

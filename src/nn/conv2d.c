@@ -136,7 +136,7 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     const size_t in_sz = (size_t)c->Cin * c->H * c->W, out_sz = (size_t)c->Cout * c->S;
     const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
     float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
-    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
     if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
         svdd__conv_lanes_images(c->out + b0 * out_sz, out_sz, c->inp + b0 * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
                                 c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
@@ -233,7 +233,7 @@ static void direct_backward_group(const void *ctx, int t, int gi) {
     const int Q = c->K - 1 - c->P, Wq = c->Wo + 2 * Q;
     const lanes_maps m = backward_maps(c, pad);
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
-    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
     memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
     if (lanes && b1 - b0 == 8) {
         svdd__lanes_gather_images(m.gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);

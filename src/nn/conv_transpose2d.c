@@ -132,7 +132,7 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     const size_t in_sz = (size_t)c->Cin * c->S / ((size_t)c->up * c->up), out_sz = (size_t)c->Cout * c->Ho * c->Wo;
     float *wflip = pad + direct_pad(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
     float *upx = wflip + (size_t)c->Cout * c->Cin * c->K * c->K; /* the rotated weights: direct_forward_prep */
-    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
     const int Q = c->K - 1 - c->P;
     if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
         float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, c->up, 0);
@@ -177,7 +177,7 @@ static void direct_backward_group(const void *ctx, int t, int gi) {
     const size_t ng8 = svdd__round16((size_t)c->Cout * Hq * Wq * 8), nx8 = svdd__round16((size_t)c->Cin * c->S * 8);
     float *x8 = gp8 + ng8, *d8 = x8 + nx8;
     const int lanes = c->simd && SVDD__DIRECT_GROUP == 8;
-    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = b0 + SVDD__DIRECT_GROUP < c->B ? b0 + SVDD__DIRECT_GROUP : c->B;
+    const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
     const int in_lanes = lanes && b1 - b0 == 8;
     memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
     if (in_lanes) {

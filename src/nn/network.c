@@ -314,8 +314,8 @@ static void ew_group(const void *ctx, int thread, int u) {
     const ew_call *c = ctx;
     (void)thread;
     const svdd__layer *L = c->L;
-    const size_t in = c->in, out = c->out, lo = (size_t)u * c->G;
-    const size_t hi = lo + (size_t)c->G < (size_t)c->B ? lo + (size_t)c->G : (size_t)c->B, nb = hi - lo;
+    const size_t in = c->in, out = c->out, lo = (size_t)u * c->G, hi = (size_t)svdd__group_end(u, c->G, c->B);
+    const size_t nb = hi - lo;
     float *dst = c->dst;
     const float *a = c->a, *b = c->b;
     const int simd = c->simd;
