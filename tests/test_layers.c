@@ -955,6 +955,133 @@ static void test_batchnorm_group_order(void **state) {
     free(x), free(dy), free(split);
 }
 
+/* Batch norm's statistics taken group by group (svdd__batchnorm_group_stats, as the convolution
+ * before it runs them) and combined in group order (svdd__batchnorm_forward_groups): against the
+ * plain double-precision reference, on data far from zero mean (a careless combination of the
+ * groups' variances loses digits there) and on groups whose means differ widely; the same floats
+ * on one, two and three threads, whichever thread took a group's figures; with the leaky ReLU and
+ * the pooling fused, the same floats as the layers one after another. The backward from the
+ * groups' sums (svdd__batchnorm_group_grad_sums, as the pooling after it runs them): the floats of
+ * the image split on two threads, on any number. */
+static void test_batchnorm_groups(void **state) {
+    (void)state;
+    /* a last group of 4, of 1, whole groups; the first large enough for threads */
+    const int shapes[4][4] = {{20, 3, 28, 28}, {17, 5, 14, 14}, {16, 2, 3, 5}, {9, 40, 10, 10}};
+    for (int k = 0; k < 4; k++)
+        for (int spread = 0; spread <= 1; spread++) {
+            const int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3], S = H * W;
+            const size_t n = (size_t)B * C * S, np = (size_t)B * C * (H / 2) * (W / 2);
+            float *x = malloc(n * 4), *dy = calloc(n, 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
+            float *out = malloc(n * 4), *first = malloc(n * 4), *want = malloc(n * 4), *pw = malloc(np * 4 + 4);
+            float *pg = malloc(np * 4 + 4);
+            float mean0[40], rstd0[40], rm0[40] = {0}, rv0[40], st[4][40], st1[4][40];
+            svdd_test_fill_uniform(x, n, 1000.0f, 1001.0f, 301 + k);
+            if (spread) /* image b shifted by 3b: the groups' means far apart */
+                for (size_t i = 0; i < n; i++) x[i] += 3.0f * (float)(i / ((size_t)C * S)) - 1000.0f;
+            for (int c = 0; c < C; c++) rv0[c] = 1.0f;
+            bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
+            double *stats = malloc(svdd__batchnorm_group_doubles(C, B) * sizeof(double));
+            double *split = calloc(svdd__batchnorm_split_doubles(C, B), sizeof(double));
+            const int U = (B + SVDD__BN_GROUP - 1) / SVDD__BN_GROUP;
+            for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
+                for (int T = 1; T <= 3; T++) {
+                    const svdd__bn_groups q = {.stats = stats, .x = x, .B = B, .C = C, .S = S, .simd = simd};
+                    memset(stats, 0xff, svdd__batchnorm_group_doubles(C, B) * sizeof(double));
+                    svdd__run_units(U, T, NULL, svdd__batchnorm_group_stats, &q);
+                    float *mean = st[0], *rstd = st[1], *rm = st[2], *rv = st[3];
+                    for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+                    memset(out, 0xff, n * 4);
+                    svdd__batchnorm_forward_groups(out, mean, rstd, rm, rv, x, B, C, H, W, 1e-4f, 0.1f, 0, 0.0f, NULL,
+                                                   T, simd, stats);
+                    double d_out = max_scaled_diff(out, out0, n);
+                    double d_st = fmax(fmax(max_scaled_diff(mean, mean0, (size_t)C), max_scaled_diff(rstd, rstd0, (size_t)C)),
+                                       fmax(max_scaled_diff(rm, rm0, (size_t)C), max_scaled_diff(rv, rv0, (size_t)C)));
+                    printf("  batchnorm by groups' figures B%d C%d S%d%s, %s, %d thread(s): statistics %.2e, output %.2e\n",
+                           B, C, S, spread ? " spread" : "", simd ? "AVX2" : "portable", T, d_st, d_out);
+                    assert_true(d_st < 1e-6 && d_out < 1e-6);
+                    if (T == 1) {
+                        memcpy(first, out, n * 4), memcpy(st1, st, sizeof st);
+                    } else {
+                        assert_memory_equal(out, first, n * 4);
+                        assert_memory_equal(st, st1, sizeof st);
+                    }
+                    /* fused: the leaky ReLU over the output, the pooling of that */
+                    memcpy(want, first, n * 4);
+                    svdd__leaky_relu_forward(want, want, n, 0.1f);
+                    svdd__maxpool2d_forward(pw, want, B, C, H, W);
+                    for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+                    memset(out, 0xff, n * 4), memset(pg, 0xff, np * 4);
+                    svdd__batchnorm_forward_groups(out, mean, rstd, rm, rv, x, B, C, H, W, 1e-4f, 0.1f, 1, 0.1f, pg, T,
+                                                   simd, stats);
+                    assert_memory_equal(out, want, n * 4);
+                    assert_memory_equal(pg, pw, np * 4);
+                    assert_memory_equal(st, st1, sizeof st);
+                    /* the backward from the groups' sums: the image split's floats */
+                    svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 311 + k);
+                    const svdd__bn_groups qb = {.stats = stats, .x = first, .dy = dy, .B = B, .C = C, .S = S,
+                                                .simd = simd};
+                    memset(stats, 0xff, svdd__batchnorm_group_doubles(C, B) * sizeof(double));
+                    svdd__run_units(U, T, NULL, svdd__batchnorm_group_grad_sums, &qb);
+                    double means[80];
+                    memset(out, 0xff, n * 4);
+                    svdd__batchnorm_backward_groups(out, dy, first, rstd, B, C, S, T, simd, stats, means);
+                    memset(want, 0xff, n * 4);
+                    svdd__batchnorm_backward_train_as(want, dy, first, rstd, B, C, S, 2, simd, split);
+                    assert_memory_equal(out, want, n * 4);
+                }
+            free(x), free(dy), free(out0), free(dx0), free(out), free(first), free(want), free(pw), free(pg), free(stats);
+            free(split);
+        }
+}
+
+/* svdd__conv2d_forward_then runs its function once for every group of images, on the direct path,
+ * after the group's output is complete (the function copies it aside: the copy must be the final
+ * output); elsewhere not at all. */
+typedef struct then_probe {
+    const float *out;
+    float *seen;
+    size_t per_image;
+    int B;
+    _Atomic int runs[8];
+} then_probe;
+
+static void then_copy(const void *ctx, int thread, int g) {
+    then_probe *p = (then_probe *)ctx;
+    (void)thread;
+    const int b0 = g * SVDD__DIRECT_GROUP, b1 = svdd__group_end(g, SVDD__DIRECT_GROUP, p->B);
+    memcpy(p->seen + (size_t)b0 * p->per_image, p->out + (size_t)b0 * p->per_image,
+           (size_t)(b1 - b0) * p->per_image * sizeof(float));
+    atomic_fetch_add(&p->runs[g], 1);
+}
+
+static void test_conv2d_forward_then(void **state) {
+    (void)state;
+    /* the MNIST encoder's two layers (direct), a wide one (Winograd) */
+    const int shapes[3][5] = {{1, 28, 8, 5, 2}, {8, 14, 4, 5, 2}, {16, 8, 16, 5, 2}};
+    for (int k = 0; k < 3; k++)
+        for (int T = 1; T <= 3; T++) {
+            const int B = 21, Cin = shapes[k][0], H = shapes[k][1], Cout = shapes[k][2], K = shapes[k][3], P = shapes[k][4];
+            const size_t nin = (size_t)B * Cin * H * H, nw = (size_t)Cout * Cin * K * K, nout = (size_t)B * Cout * H * H;
+            float *x = malloc(nin * 4), *w = malloc(nw * 4), *out = malloc(nout * 4), *want = malloc(nout * 4);
+            float *seen = calloc(nout, 4);
+            svdd_test_fill_uniform(x, nin, -1.0f, 1.0f, 401 + k);
+            svdd_test_fill_uniform(w, nw, -0.2f, 0.2f, 411 + k);
+            const size_t wsz = svdd__conv2d_workspace(B, Cin, H, H, Cout, K, P, T);
+            svdd__workspace ws = {malloc(wsz * 4 + 4), wsz, T};
+            svdd__conv2d_forward(want, x, w, B, Cin, H, H, Cout, K, P, &ws);
+            then_probe *p = calloc(1, sizeof *p);
+            assert_non_null(p);
+            p->out = out, p->seen = seen, p->per_image = nout / (size_t)B, p->B = B;
+            const int ran = svdd__conv2d_forward_then(out, x, w, B, Cin, H, H, Cout, K, P, &ws, then_copy, p);
+            printf("  conv2d then: %d -> %d channels, %d thread(s): %s\n", Cin, Cout, T, ran ? "ran" : "not run");
+            assert_memory_equal(out, want, nout * 4);
+            assert_int_equal(ran, k < 2);
+            for (int g = 0; g < 3; g++) assert_int_equal(atomic_load(&p->runs[g]), ran);
+            if (ran) assert_memory_equal(seen, want, nout * 4);
+            free(x), free(w), free(out), free(want), free(seen), free(ws.data), free(p);
+        }
+}
+
 /* Batch norm with the leaky ReLU and the max pooling fused into its last pass (training and
  * evaluation, portable and AVX2, one and two threads sharing the channels or, in training, the
  * images, even and odd planes) against the three layers run one after another: the same floats. */
@@ -1090,7 +1217,8 @@ int main(void) {
         cmocka_unit_test(test_threads_match_one_thread), cmocka_unit_test(test_maxpool2d_winners),
         cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_winograd_rounding), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
         cmocka_unit_test(test_batchnorm_fused), cmocka_unit_test(test_conv_lanes),
-        cmocka_unit_test(test_maxpool2d_lanes),
+        cmocka_unit_test(test_maxpool2d_lanes), cmocka_unit_test(test_batchnorm_groups),
+        cmocka_unit_test(test_conv2d_forward_then),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,6 +258,11 @@ size_t svdd__conv_transpose2d_workspace_as(int B, int Cin, int H, int W, int Cou
                                            int threads, svdd__conv_path path);
 void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path);
+/* The same on the direct path with then(then_ctx, thread, g) run for each group g of
+ * SVDD__DIRECT_GROUP images on the thread that wrote its output, right after: 1. On the other
+ * paths (no groups) then is not run: 0. */
+int svdd__conv2d_forward_then(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout,
+                              int K, int P, svdd__workspace *ws, svdd__unit_fn then, const void *then_ctx);
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                               int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws,
                               svdd__conv_path path);
@@ -281,6 +286,32 @@ void svdd__batchnorm_forward_train_as(float *out, float *mean, float *rstd, floa
                                       int simd, double *split);
 void svdd__batchnorm_backward_train_as(float *dinp, const float *dout, const float *out, const float *rstd, int B,
                                        int C, int S, int threads, int simd, double *split);
+/* Batch norm's statistics taken group by group (of SVDD__BN_GROUP images) by the layer next to
+ * it, while each group's maps are in the cache: in the forward by the convolution before it
+ * (svdd__conv2d_forward_then), in the backward by the pooling after it. stats: at least
+ * svdd__batchnorm_group_doubles; the forward's, (groups, 2, C): each group's channel means, then
+ * sums of squared deviations. */
+size_t svdd__batchnorm_group_doubles(int C, int B);
+typedef struct svdd__bn_groups {
+    double *stats;
+    const float *x;  /* the forward: batch norm's input; the backward: its output (B, C, S) */
+    const float *dy; /* the backward: the gradient of its output */
+    int B, C, S, simd;
+} svdd__bn_groups;
+/* svdd__unit_fns (ctx: an svdd__bn_groups): group g's figures from its images of x; group g's
+ * sums of dy and dy * x for the backward. */
+void svdd__batchnorm_group_stats(const void *groups, int thread, int g);
+void svdd__batchnorm_group_grad_sums(const void *groups, int thread, int g);
+/* Training mode's backward from every group's sums, added in group order: the floats of
+ * svdd__batchnorm_backward_train_as's image split. means: 2C doubles of scratch. */
+void svdd__batchnorm_backward_groups(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
+                                     int S, int threads, int simd, const double *sums, double *means);
+/* Training mode from every group's figures, combined in group order (the same floats on any
+ * number of threads); act: the fused leaky ReLU of this slope, pool as in
+ * svdd__batchnorm_lrelu_forward_train_as. Within a rounding of a double of the passes' statistics. */
+void svdd__batchnorm_forward_groups(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                    const float *inp, int B, int C, int H, int W, float eps, float momentum, int act,
+                                    float slope, float *pool, int threads, int simd, const double *stats);
 /* simd = 1 (only when svdd__cpu_avx2_fma()): eight windows at a time (src/nn/maxpool2d.c). */
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd);
 void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *inp, int B, int C, int H, int W,

@@ -13,7 +13,9 @@
  * convolution of the padded output gradient with the rotated weights, so no col2im either. They
  * run on groups of eight images handed out by svdd__run_units (src/kernels/batch_plan.c), each
  * group's weight gradient kept apart and the groups' added in order: the same floats whichever
- * thread ran a group.
+ * thread ran a group. The forward can run a function of the caller's on each group right after
+ * writing it, on the same thread (svdd__conv2d_forward_then: batch norm's statistics, while the
+ * group's maps are in the cache).
  *
  * The 5x5, padding-2 layers with at least 16 channels on each side (those of the CIFAR-10
  * networks) take Winograd's F(2x2, 5x5) (src/kernels/winograd*.c): 36 products per 2x2 tile and
@@ -105,6 +107,8 @@ typedef struct conv2d_call {
     float *ws;     /* direct path: the threads' scratch, slice floats each */
     size_t slice;
     float *groups; /* direct backward: one weight gradient per group */
+    svdd__unit_fn then; /* direct forward: run on each group after it (svdd__conv2d_forward_then) */
+    const void *then_ctx;
 } conv2d_call;
 
 /* Images [b0, b0 + nb); scratch: col (R, nb_max*S), outc (Cout, nb_max*S). */
@@ -140,33 +144,46 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
         svdd__conv_lanes_images(c->out + b0 * out_sz, out_sz, c->inp + b0 * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
                                 c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
-        return;
+    } else {
+        for (int b = b0; b < b1; b++)
+            svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, c->w, c->Cin, c->H, c->W, c->Cout, c->K,
+                                      c->P, pad, c->simd);
     }
-    for (int b = b0; b < b1; b++)
-        svdd__conv_direct_forward(c->out + b * out_sz, c->inp + b * in_sz, c->w, c->Cin, c->H, c->W, c->Cout, c->K,
-                                  c->P, pad, c->simd);
+    if (c->then) c->then(c->then_ctx, t, gi);
 }
 
-void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
-                             int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
+/* then: see svdd__conv2d_forward_then; 1 when it ran. */
+static int forward(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                   svdd__workspace *ws, svdd__conv_path path, svdd__unit_fn then, const void *then_ctx) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
         const conv2d_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K,
                                .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo, .simd = simd, .B = B,
-                               .ws = ws->data, .slice = pl.slice};
+                               .ws = ws->data, .slice = pl.slice, .then = then, .then_ctx = then_ctx};
         svdd__run_units(svdd__conv_direct_groups(B), pl.threads, direct_forward_prep, direct_forward_group, &c);
-        return;
+        return then != NULL;
     }
     if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {
         svdd__winograd_conv(out, inp, w, 0, B, Cin, H, W, Cout, 1, 1, ws);
-        return;
+        return 0;
     }
     const svdd__batch_plan pl = plan(B, ws->threads, Cin, Cout, K, (size_t)Ho * Wo);
     const conv2d_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K, .P = P,
                            .Ho = Ho, .Wo = Wo, .nb_max = pl.chunk, .S = (size_t)Ho * Wo, .R = (size_t)Cin * K * K};
     svdd__plan_run(&pl, B, ws->data, NULL, forward_chunk, &c);
+    return 0;
+}
+
+void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
+                             int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
+    (void)forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, path, NULL, NULL);
+}
+
+int svdd__conv2d_forward_then(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout,
+                              int K, int P, svdd__workspace *ws, svdd__unit_fn then, const void *then_ctx) {
+    return forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO, then, then_ctx);
 }
 
 /* Images [b0, b0 + nb); scratch: col and dcol (R, nb_max*S), doutc (Cout, nb_max*S). */

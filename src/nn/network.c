@@ -52,6 +52,7 @@ svdd_status svdd_net_create(svdd_net **out, const char *spec, const char *spec_n
     svdd_net *net = calloc(1, sizeof *net);
     if (!net) return svdd__fail(err, SVDD_E_NOMEM, "out of memory");
     net->threads = 1;
+    net->pool_one_round_extra = SVDD__POOL_ONE_ROUND_EXTRA;
     svdd_status st = svdd__spec_parse(net, spec, spec_name, err);
     if (st != SVDD_OK) {
         svdd_net_free(net);
@@ -82,7 +83,9 @@ static void release_buffers(svdd_net *net) {
     free(net->grad_block);
     free(net->dlatent);
     free(net->ws.data);
+    free(net->bn_stats);
     net->cache_block = net->grad_block = net->dlatent = net->ws.data = NULL;
+    net->bn_stats = NULL;
     net->grad_len = 0;
     net->ws.size = 0;
     net->ws.threads = 0;
@@ -218,11 +221,23 @@ static size_t pool_grad_floats(size_t in, size_t out, size_t B) {
     return hi;
 }
 
+/* The rounds save memory where the maps are large, but the second is one more parallel region,
+ * and the groups of images of each round are not those the threads took in the forward, so each
+ * core reads maps the other wrote (and batch norm cannot take its sums from the pooling: the
+ * groups differ). On the first MNIST pooling (a split at image 25 of 200) one round needs
+ * 0.96 MiB more. Small maps (a short step, in which a region weighs) take the one-round buffer
+ * when it costs at most net->pool_one_round_extra floats more than the least; CIFAR-10's first
+ * pooling (5 MiB more) keeps its rounds. pool_backward finds which it has from the addresses. */
+static size_t pool_grad_len(const svdd_net *net, size_t in, size_t out, size_t B) {
+    const size_t least = pool_grad_floats(in, out, B), one = (in + out) * B;
+    return one - least <= net->pool_one_round_extra ? one : least;
+}
+
 svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     if (B < 1) return svdd__fail(err, SVDD_E_INVALID, "batch size must be at least 1");
     if (B <= net->cap && net->threads <= net->ws.threads) return SVDD_OK;
     release_buffers(net);
-    size_t total = 0, ws = 0, glen = 1;
+    size_t total = 0, ws = 0, glen = 1, nstats = 1;
     for (int s = 0; s < 2; s++) {
         svdd__stack *st = s == 0 ? &net->enc : &net->dec;
         plan_outputs(st, s == 1);
@@ -232,12 +247,16 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
             const size_t in = (size_t)L->in_c * L->in_h * L->in_w / ((size_t)up * up);
             const size_t out = (size_t)L->out_c * L->out_h * L->out_w;
             if (L->out_kind == SVDD__OUT_OWN) total += (size_t)B * out;
-            if (L->kind == SVDD__BATCHNORM) total += 2 * (size_t)L->in_c;
+            if (L->kind == SVDD__BATCHNORM) {
+                total += 2 * (size_t)L->in_c;
+                const size_t ns = svdd__batchnorm_group_doubles(L->in_c, B);
+                if (ns > nstats) nstats = ns;
+            }
             /* gradients of both ends at once, except where backward works in place (a fused
              * upsampling passes its gradient on untouched) */
             size_t g = backward_in_place(L->kind) || L->out_kind == SVDD__OUT_ALIAS ? (in > out ? in : out) : in + out;
             if (L->out_kind == SVDD__OUT_FUSED) g = 0;
-            size_t gl = L->kind == SVDD__MAXPOOL2D ? pool_grad_floats(in, out, (size_t)B) : (size_t)B * g;
+            size_t gl = L->kind == SVDD__MAXPOOL2D ? pool_grad_len(net, in, out, (size_t)B) : (size_t)B * g;
             if (gl > glen) glen = gl;
             size_t w = layer_workspace(st, i, B, net->threads);
             if (w > ws) ws = w;
@@ -252,7 +271,8 @@ svdd_status svdd__net_reserve(svdd_net *net, int B, svdd_error *err) {
     net->ws.data = svdd__alloc(ws + 1, sizeof(float));
     net->ws.size = ws;
     net->ws.threads = net->threads;
-    if (!net->cache_block || !net->grad_block || !net->dlatent || !net->ws.data) {
+    net->bn_stats = svdd__alloc(nstats, sizeof(double));
+    if (!net->cache_block || !net->grad_block || !net->dlatent || !net->ws.data || !net->bn_stats) {
         release_buffers(net);
         return svdd__fail(err, SVDD_E_NOMEM, "out of memory for a batch of %d images", B);
     }
@@ -308,6 +328,8 @@ typedef struct ew_call {
     size_t in, out;
     float *dst;
     const float *a, *b;
+    svdd__unit_fn then; /* run on each group after it (with G = EW_GROUP), or NULL */
+    const void *then_ctx;
 } ew_call;
 
 static void ew_group(const void *ctx, int thread, int u) {
@@ -345,27 +367,37 @@ static void ew_group(const void *ctx, int thread, int u) {
     case EW_UP_F: svdd__upsample2d_forward(dst + lo * out, a + lo * in, (int)nb, L->in_c, L->in_h, L->in_w); break;
     case EW_UP_B: svdd__upsample2d_backward(dst + lo * in, a + lo * out, (int)nb, L->in_c, L->in_h, L->in_w); break;
     }
+    if (c->then) c->then(c->then_ctx, thread, u);
+}
+
+/* then (may be NULL): run on each group of EW_GROUP images after the layer, on the same thread. */
+static void per_image_then(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a,
+                           const float *b, svdd__unit_fn then, const void *then_ctx) {
+    const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
+    const int T = (size_t)B * in < SVDD__PARALLEL_MIN_FLOATS ? 1 : threads < B ? threads : B;
+    const int G = T > 1 || then ? EW_GROUP : B;
+    const ew_call c = {.op = op, .L = L, .B = B, .G = G, .in = in, .out = out, .dst = dst, .a = a, .b = b,
+                       .simd = op == EW_LRELU_BR || op == EW_POOL_LRELU_BR ? svdd__cpu_avx2_fma() : 0,
+                       .then = then, .then_ctx = then_ctx};
+    if (B > 0) svdd__run_units((B + G - 1) / G, T, NULL, ew_group, &c);
 }
 
 static void per_image(ew_op op, const svdd__layer *L, int B, int threads, float *dst, const float *a, const float *b) {
-    const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
-    const int T = (size_t)B * in < SVDD__PARALLEL_MIN_FLOATS ? 1 : threads < B ? threads : B;
-    const int G = T > 1 ? EW_GROUP : B;
-    const ew_call c = {.op = op, .L = L, .B = B, .G = G, .in = in, .out = out, .dst = dst, .a = a, .b = b,
-                       .simd = op == EW_LRELU_BR || op == EW_POOL_LRELU_BR ? svdd__cpu_avx2_fma() : 0};
-    if (B > 0) svdd__run_units((B + G - 1) / G, T, NULL, ew_group, &c);
+    per_image_then(op, L, B, threads, dst, a, b, NULL, NULL);
 }
 
 /* Max pooling's backward in the two rounds of pool_split when its gradients overlap (each round a
  * parallel region of its own, so the second starts after the first has read its images).
- * svdd__net_reserve sized the buffer so that the rounds exist for every batch up to its cap. */
-static void pool_backward(ew_op op, const svdd__layer *L, int B, int threads, float *d, const float *g, const float *x) {
+ * svdd__net_reserve sized the buffer so that the rounds exist for every batch up to its cap.
+ * then: as per_image_then, in one round only (the rounds' groups are not the batch's); 1 when it ran. */
+static int pool_backward(ew_op op, const svdd__layer *L, int B, int threads, float *d, const float *g, const float *x,
+                         svdd__unit_fn then, const void *then_ctx) {
     const size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
     /* as addresses: g may be the caller's buffer, another object */
     const uintptr_t dp = (uintptr_t)d, gp = (uintptr_t)g, f = sizeof(float);
     if (dp >= gp + out * B * f || gp >= dp + in * B * f) {
-        per_image(op, L, B, threads, d, g, x);
-        return;
+        per_image_then(op, L, B, threads, d, g, x, then, then_ctx);
+        return then != NULL;
     }
     size_t split;
     if (gp > dp) /* first the images whose input gradient ends before the output gradients begin */
@@ -377,6 +409,7 @@ static void pool_backward(ew_op op, const svdd__layer *L, int B, int threads, fl
     if (gp > dp && n0 > 0) per_image(op, L, n0, threads, d, g, x);
     if (n1 > 0) per_image(op, L, n1, threads, d + in * n0, g + out * n0, x + in * n0);
     if (gp < dp && n0 > 0) per_image(op, L, n0, threads, d, g, x);
+    return 0;
 }
 
 /* The workspace as doubles, for batch norm's sums: svdd__alloc aligns it to 64 bytes, and
@@ -407,9 +440,20 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
         const float *w = net->params + L->w_off;
         float *o = L->out;
         switch (L->kind) {
-        case SVDD__CONV2D:
-            svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+        case SVDD__CONV2D: {
+            svdd__layer *N = i + 1 < st->n ? &st->layers[i + 1] : NULL;
+            if (train && ws.threads > 1 && N && N->kind == SVDD__BATCHNORM) {
+                /* the batch norm's statistics group by group, as the convolution writes them (see
+                 * sums_ready in network.h) */
+                const svdd__bn_groups q = {.stats = net->bn_stats, .x = o, .B = B, .C = N->in_c,
+                                           .S = N->in_h * N->in_w, .simd = svdd__cpu_avx2_fma()};
+                N->sums_ready = svdd__conv2d_forward_then(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k,
+                                                           L->pad, &ws, svdd__batchnorm_group_stats, &q);
+            } else {
+                svdd__conv2d_forward(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad, &ws);
+            }
             break;
+        }
         case SVDD__CONV_TRANSPOSE2D:
             svdd__conv_transpose2d_forward_as(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
                                               input_upsampled(st, i), &ws, SVDD__CONV_AUTO);
@@ -424,7 +468,11 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
                  * norm's last pass (its output is read by nothing else) */
                 svdd__layer *A = &st->layers[i + 1], *P = pool_after(st, i + 1);
                 const int simd = svdd__cpu_avx2_fma();
-                if (train)
+                if (train && L->sums_ready)
+                    svdd__batchnorm_forward_groups(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h, L->in_w,
+                                                   L->eps, L->momentum, 1, A->slope, P ? P->out : NULL, ws.threads,
+                                                   simd, net->bn_stats);
+                else if (train)
                     svdd__batchnorm_lrelu_forward_train_as(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h,
                                                            L->in_w, L->eps, L->momentum, A->slope,
                                                            P ? P->out : NULL, ws.threads, simd, ws_doubles(&ws));
@@ -434,12 +482,17 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
                 A->restore = 1;
                 i += P ? 2 : 1;
                 o = P ? P->out : A->out;
+            } else if (train && L->sums_ready) {
+                svdd__batchnorm_forward_groups(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h, L->in_w, L->eps,
+                                               L->momentum, 0, 0.0f, NULL, ws.threads, svdd__cpu_avx2_fma(),
+                                               net->bn_stats);
             } else if (train) {
                 svdd__batchnorm_forward_train_as(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h * L->in_w, L->eps,
                                                  L->momentum, ws.threads, svdd__cpu_avx2_fma(), ws_doubles(&ws));
             } else {
                 svdd__batchnorm_forward_eval(o, in, rm, rv, B, L->in_c, L->in_h * L->in_w, L->eps);
             }
+            L->sums_ready = 0;
             break;
         }
         case SVDD__LEAKY_RELU:
@@ -508,15 +561,21 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
         case SVDD__LINEAR:
             svdd__linear_backward(d, dw, g, in, w, B, L->in_c * L->in_h * L->in_w, L->out_c, ws.threads);
             break;
-        case SVDD__BATCHNORM:
+        case SVDD__BATCHNORM: {
+            const int ready = L->sums_ready;
+            L->sums_ready = 0;
             if (!d) break;
-            if (train)
+            if (train && ready)
+                svdd__batchnorm_backward_groups(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w, ws.threads,
+                                                svdd__cpu_avx2_fma(), net->bn_stats, ws_doubles(&ws));
+            else if (train)
                 svdd__batchnorm_backward_train_as(d, g, L->out, L->rstd, B, L->in_c, L->in_h * L->in_w, ws.threads,
                                                   svdd__cpu_avx2_fma(), ws_doubles(&ws));
             else
                 svdd__batchnorm_backward_eval(d, g, net->state + L->stat_off + L->in_c, B, L->in_c, L->in_h * L->in_w,
                                               L->eps);
             break;
+        }
         case SVDD__LEAKY_RELU:
             if (d) per_image(L->restore ? EW_LRELU_BR : EW_LRELU_B, L, B, ws.threads, d, g, in);
             if (d) L->restore = 0;
@@ -529,10 +588,20 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
                 (i > 1 || need_input_grad)) {
                 /* the leaky ReLU before it wrote over batch norm's output (its backward works in
                  * place, on this pooling's input gradient): both in one pass over each image */
-                pool_backward(EW_POOL_LRELU_BR, L, B, ws.threads, d, g, in);
+                svdd__layer *N = i >= 2 && i - 2 >= stop ? &st->layers[i - 2] : NULL;
+                if (train && ws.threads > 1 && N && N->kind == SVDD__BATCHNORM) {
+                    /* the batch norm's sums group by group, as this pass writes its output gradient
+                     * (d) and puts its output back (in) */
+                    const svdd__bn_groups q = {.stats = net->bn_stats, .x = in, .dy = d, .B = B, .C = N->in_c,
+                                               .S = N->in_h * N->in_w, .simd = svdd__cpu_avx2_fma()};
+                    N->sums_ready = pool_backward(EW_POOL_LRELU_BR, L, B, ws.threads, d, g, in,
+                                                  svdd__batchnorm_group_grad_sums, &q);
+                } else {
+                    pool_backward(EW_POOL_LRELU_BR, L, B, ws.threads, d, g, in, NULL, NULL);
+                }
                 st->layers[--i].restore = 0;
             } else if (d) {
-                pool_backward(EW_POOL_B, L, B, ws.threads, d, g, in);
+                pool_backward(EW_POOL_B, L, B, ws.threads, d, g, in, NULL, NULL);
             }
             break;
         case SVDD__UPSAMPLE2D:

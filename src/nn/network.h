@@ -59,6 +59,9 @@ typedef struct svdd__layer {
     float *out;              /* (cap, out size), see out_kind */
     float *mean, *rstd;      /* batch norm, (C) each */
     int restore;             /* an in-place leaky ReLU whose output has not been turned back yet */
+    /* batch norm: the layer next to it took its sums group by group (bn_stats), in the forward
+     * the convolution before it, in the backward the pooling after it */
+    int sums_ready;
 } svdd__layer;
 
 typedef struct svdd__stack {
@@ -87,8 +90,14 @@ struct svdd_net {
     float *grad_block;
     size_t grad_len;      /* floats in grad_block */
     float *dlatent;       /* (cap, latent): where the losses on the code meet */
+    double *bn_stats;     /* a batch norm's sums by groups of images, taken by the layer next to it */
+    /* Floats max pooling's backward may add to the gradient buffer to run in one round instead of
+     * two (svdd__net_reserve; the tests set 0 to have the rounds) */
+    size_t pool_one_round_extra;
     svdd__workspace ws;
 };
+
+#define SVDD__POOL_ONE_ROUND_EXTRA ((size_t)1 << 19) /* 2 MiB */
 
 /* Parse a spec into layer tables (shapes, offsets) without allocating run-time buffers. */
 svdd_status svdd__spec_parse(svdd_net *net, const char *spec, const char *spec_name, svdd_error *err);
