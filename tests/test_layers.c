@@ -972,12 +972,15 @@ static void test_batchnorm_groups(void **state) {
             const int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3], S = H * W;
             const size_t n = (size_t)B * C * S, np = (size_t)B * C * (H / 2) * (W / 2);
             float *x = malloc(n * 4), *dy = calloc(n, 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
-            float *out = malloc(n * 4), *first = malloc(n * 4), *want = malloc(n * 4), *pw = malloc(np * 4 + 4);
+            float *out = malloc(n * 4), *y1 = malloc(n * 4), *want = malloc(n * 4), *pw = malloc(np * 4 + 4);
             float *pg = malloc(np * 4 + 4);
             float mean0[40], rstd0[40], rm0[40] = {0}, rv0[40], st[4][40], st1[4][40];
             svdd_test_fill_uniform(x, n, 1000.0f, 1001.0f, 301 + k);
             if (spread) /* image b shifted by 3b: the groups' means far apart */
-                for (size_t i = 0; i < n; i++) x[i] += 3.0f * (float)(i / ((size_t)C * S)) - 1000.0f;
+                for (size_t i = 0; i < n; i++) {
+                    const size_t b = i / ((size_t)C * S);
+                    x[i] += 3.0f * (float)b - 1000.0f;
+                }
             for (int c = 0; c < C; c++) rv0[c] = 1.0f;
             bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
             double *stats = malloc(svdd__batchnorm_group_doubles(C, B) * sizeof(double));
@@ -1000,13 +1003,13 @@ static void test_batchnorm_groups(void **state) {
                            B, C, S, spread ? " spread" : "", simd ? "AVX2" : "portable", T, d_st, d_out);
                     assert_true(d_st < 1e-6 && d_out < 1e-6);
                     if (T == 1) {
-                        memcpy(first, out, n * 4), memcpy(st1, st, sizeof st);
+                        memcpy(y1, out, n * 4), memcpy(st1, st, sizeof st);
                     } else {
-                        assert_memory_equal(out, first, n * 4);
+                        assert_memory_equal(out, y1, n * 4);
                         assert_memory_equal(st, st1, sizeof st);
                     }
                     /* fused: the leaky ReLU over the output, the pooling of that */
-                    memcpy(want, first, n * 4);
+                    memcpy(want, y1, n * 4);
                     svdd__leaky_relu_forward(want, want, n, 0.1f);
                     svdd__maxpool2d_forward(pw, want, B, C, H, W);
                     for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
@@ -1018,18 +1021,19 @@ static void test_batchnorm_groups(void **state) {
                     assert_memory_equal(st, st1, sizeof st);
                     /* the backward from the groups' sums: the image split's floats */
                     svdd_test_fill_uniform(dy, n, -1.0f, 1.0f, 311 + k);
-                    const svdd__bn_groups qb = {.stats = stats, .x = first, .dy = dy, .B = B, .C = C, .S = S,
+                    const svdd__bn_groups qb = {.stats = stats, .x = y1, .dy = dy, .B = B, .C = C, .S = S,
                                                 .simd = simd};
                     memset(stats, 0xff, svdd__batchnorm_group_doubles(C, B) * sizeof(double));
                     svdd__run_units(U, T, NULL, svdd__batchnorm_group_grad_sums, &qb);
                     double means[80];
-                    memset(out, 0xff, n * 4);
-                    svdd__batchnorm_backward_groups(out, dy, first, rstd, B, C, S, T, simd, stats, means);
-                    memset(want, 0xff, n * 4);
-                    svdd__batchnorm_backward_train_as(want, dy, first, rstd, B, C, S, 2, simd, split);
-                    assert_memory_equal(out, want, n * 4);
+                    float *dx = out, *dx_split = want;
+                    memset(dx, 0xff, n * 4);
+                    svdd__batchnorm_backward_groups(dx, dy, y1, rstd, B, C, S, T, simd, stats, means);
+                    memset(dx_split, 0xff, n * 4);
+                    svdd__batchnorm_backward_train_as(dx_split, dy, y1, rstd, B, C, S, 2, simd, split);
+                    assert_memory_equal(dx, dx_split, n * 4);
                 }
-            free(x), free(dy), free(out0), free(dx0), free(out), free(first), free(want), free(pw), free(pg), free(stats);
+            free(x), free(dy), free(out0), free(dx0), free(out), free(y1), free(want), free(pw), free(pg), free(stats);
             free(split);
         }
 }
