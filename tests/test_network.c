@@ -682,6 +682,7 @@ static void test_shared_buffers(void **state) {
      * to them, group by group (the pooling's backward only in one round) */
     check_shared_buffers("mnist-lenet", 64, 1, 2, 64, 0);
     check_shared_buffers("mnist-lenet", 37, 1, 2, 64, 0);
+    check_shared_buffers("cifar10-lenet", 11, 1, 2, 16, 0); /* Winograd: the backward's sums only */
     /* max pooling's backward overlaps its two gradients in the buffer (network.c, pool_split):
      * its two rounds over threads, and in a buffer reserved for more images */
     check_shared_buffers("mnist-lenet", 5, 1, 1, 5, 1);
