@@ -4,8 +4,8 @@
  * step's time while one thread ran it alone) is cut into LINEAR_BLOCKS blocks, of the batch's rows
  * for the output and of the inputs (columns) for both gradients, which the threads share. The
  * blocks do not depend on the thread count and no sum crosses a block, so the floats are the same
- * on any number of threads. A small one (MNIST's 196 -> 32) stays one product: waking the threads
- * would cost more than it saves. */
+ * on any number of threads. A small one (MNIST's 196 -> 32) stays one product: in blocks it ran
+ * no faster at two threads (docs/benchmarks.md), and the blocks would change its floats. */
 #include "layers.h"
 
 #define LINEAR_BLOCKS 8
