@@ -686,6 +686,20 @@ static void test_shared_buffers(void **state) {
     /* max pooling's backward overlaps its two gradients in the buffer (network.c, pool_split):
      * its two rounds over threads, and in a buffer reserved for more images */
     check_shared_buffers("mnist-lenet", 5, 1, 1, 5, 1);
+    /* at batch 200 the first MNIST pooling's one round (8 x 28 x 28 + 8 x 14 x 14 floats an image,
+     * 0.96 MiB more than the rounds need) sizes the buffer; CIFAR-10's first pooling (5 MiB more)
+     * keeps the rounds' smaller one */
+    for (int k = 0; k < 2; k++) {
+        svdd_net *net = make(k ? "cifar10-lenet" : "mnist-lenet");
+        svdd_error err;
+        assert_int_equal(svdd__net_reserve(net, 200, &err), SVDD_OK);
+        const size_t one_round = (size_t)200 * (k ? 32 * 32 * 32 + 32 * 16 * 16 : 8 * 28 * 28 + 8 * 14 * 14);
+        printf("  %s at batch 200: %zu floats of gradient buffer, one round of the first pooling %zu\n",
+               k ? "cifar10-lenet" : "mnist-lenet", net->grad_len, one_round);
+        if (k) assert_true(net->grad_len < one_round);
+        else assert_int_equal(net->grad_len, one_round);
+        svdd_net_free(net);
+    }
     check_shared_buffers("mnist-lenet", 64, 1, 2, 64, 1);
     check_shared_buffers("mnist-lenet", 37, 1, 2, 64, 1);
     check_shared_buffers("cifar10-lenet", 16, 1, 2, 16, 1);

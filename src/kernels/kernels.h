@@ -235,10 +235,10 @@ typedef void (*svdd__chunk_fn)(const void *ctx, float *scratch, float *dw_part, 
 void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd__chunk_fn chunk, const void *ctx);
 /* Work cut into n units whose results do not depend on which thread ran which (each unit writes
  * its own outputs): fn(ctx, t, u) on thread t for every unit u, on T threads (at most n, at most
- * 64; at least 1). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the share it took in
- * the layer before, so its core finds those images in its cache), then from the end of the
- * others' shares what they have not started: a core that runs slower for a while leaves a unit to
- * the other instead of keeping it waiting. prep (may be NULL) runs first on each thread; with no
+ * 64; at least 1). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the
+ * share it took in the layer before, so its core finds those images in its cache), then from the
+ * end of the others' shares what they have not started: a core that runs slower for a while
+ * leaves a unit to the other instead of keeping it waiting. prep (may be NULL) runs first on each thread; with no
  * units nothing runs. */
 typedef void (*svdd__prep_fn)(const void *ctx, int thread);
 typedef void (*svdd__unit_fn)(const void *ctx, int thread, int unit);

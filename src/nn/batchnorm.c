@@ -305,6 +305,16 @@ typedef void (*backward_fn)(float *, const float *, const float *, const float *
 
 typedef svdd__unit_fn images_fn;
 
+/* The image split's function for a group: the AVX2 build when simd. */
+static images_fn images_run_for(int simd) {
+#if BN_AVX2
+    if (simd) return images_run_avx2;
+#else
+    (void)simd;
+#endif
+    return images_run_any;
+}
+
 static int bn_groups(int B) { return (B + SVDD__BN_GROUP - 1) / SVDD__BN_GROUP; }
 
 static void images_parallel(images_fn run, const images_pass *q) {
@@ -346,20 +356,27 @@ static void forward_images(float *out, float *mean, float *rstd, float *run_mean
     images_parallel(run, &q);
 }
 
+/* The means over the batch of dy (mdy) and dy * xhat (mdyx), C each, from the groups' sums part
+ * (groups, C, 2, LANES), added in group order. */
+static void grad_means(double *mdy, double *mdyx, const double *part, int B, int C, int S) {
+    const int U = bn_groups(B);
+    const size_t stride = (size_t)C * 2 * LANES;
+    const double n = (double)B * S;
+    for (int c = 0; c < C; c++) {
+        mdy[c] = groups_total(part, U, stride, (size_t)c * 2 * LANES) / n;
+        mdyx[c] = groups_total(part, U, stride, (size_t)c * 2 * LANES + LANES) / n;
+    }
+}
+
 static void backward_images(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C, int S,
                             int T, images_fn run, double *scratch) {
     double *mdy = scratch, *mdyx = scratch + C, *part = scratch + 2 * (size_t)C;
-    const size_t stride = (size_t)C * 2 * LANES;
-    const double n = (double)B * S;
     const images_pass q0 = {.kind = PASS_GRAD_SUMS, .B = B, .C = C, .H = S, .W = 1, .T = T, .U = bn_groups(B),
                             .dout = dout, .dinp = dinp, .xhat = out, .rstd = rstd, .mdy = mdy, .mdyx = mdyx,
                             .part = part};
     images_pass q = q0;
     images_parallel(run, &q);
-    for (int c = 0; c < C; c++) {
-        mdy[c] = groups_total(part, q.U, stride, (size_t)c * 2 * LANES) / n;
-        mdyx[c] = groups_total(part, q.U, stride, (size_t)c * 2 * LANES + LANES) / n;
-    }
+    grad_means(mdy, mdyx, part, B, C, S);
     q.kind = PASS_GRAD;
     images_parallel(run, &q);
 }
@@ -380,7 +397,7 @@ static void forward_train(float *out, float *mean, float *rstd, float *run_mean,
 #endif
     if (T > 1 && split) {
         forward_images(out, mean, rstd, run_mean, run_var, inp, B, C, H, W, eps, momentum, fuse, T,
-                       simd ? images_run_avx2 : images_run_any, split);
+                       images_run_for(simd), split);
         return;
     }
 #pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
@@ -399,7 +416,7 @@ static void backward_train(float *dinp, const float *dout, const float *out, con
     (void)simd;
 #endif
     if (T > 1 && split) {
-        backward_images(dinp, dout, out, rstd, B, C, S, T, simd ? images_run_avx2 : images_run_any, split);
+        backward_images(dinp, dout, out, rstd, B, C, S, T, images_run_for(simd), split);
         return;
     }
 #pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
@@ -407,14 +424,14 @@ static void backward_train(float *dinp, const float *dout, const float *out, con
 }
 
 /* ---- Sums taken group by group by the layers next to batch norm ----
- * On several threads a direct convolution hands each group of SVDD__BN_GROUP images to svdd__batchnorm_group_stats
- * as soon as it has written the group's maps, on the thread that wrote them: the group's means and
- * sums of squared deviations come from the cache, where the passes above read the whole batch's
- * maps twice more from memory (the first MNIST layer's are 5 MB at batch 200) in two more
- * parallel regions. The groups' figures are combined in group order with the pairwise update of
- * Chan, Golub and LeVeque (1979): mean = sum(n_g mean_g) / n, M2 = sum(M2_g + n_g (mean_g -
- * mean)^2), which keeps the two-pass accuracy (no difference of large sums), and the same floats
- * on any number of threads. */
+ * On several threads a direct convolution hands each group of SVDD__BN_GROUP images to
+ * svdd__batchnorm_group_stats as soon as it has written the group's maps, on the thread that
+ * wrote them: the group's means and sums of squared deviations come from the cache, where the
+ * passes above read the whole batch's maps twice more from memory (the first MNIST layer's are
+ * 5 MB at batch 200) in two more parallel regions. The groups' figures are combined in group
+ * order with the pairwise update of Chan, Golub and LeVeque (1979): mean = sum(n_g mean_g) / n,
+ * M2 = sum(M2_g + n_g (mean_g - mean)^2), which keeps the two-pass accuracy (no difference of
+ * large sums), and the same floats on any number of threads. */
 
 /* The group's maps are in the cache, so these sums wait on their additions, not on memory: they
  * run in WIDE lanes, twice the passes' LANES, four AVX2 registers of doubles (in a one-thread
@@ -427,18 +444,11 @@ ALWAYS_INLINE double wide_total(const double a[WIDE]) {
     return lanes_total(h);
 }
 
-
 /* The one pass left to batch norm when the layers next to it took its sums: the image split's,
  * on as many threads as its plain pass would take. */
 static void groups_pass(images_pass *q, int threads, int simd) {
     q->T = bn_threads((size_t)q->B * q->C * q->H * q->W, threads > q->B ? q->B : threads);
-    images_fn run = images_run_any;
-#if BN_AVX2
-    if (simd) run = images_run_avx2;
-#else
-    (void)simd;
-#endif
-    if (q->B > 0) images_parallel(run, q);
+    if (q->B > 0) images_parallel(images_run_for(simd), q);
 }
 
 /* Images in group g of a batch of B. */
@@ -538,15 +548,9 @@ void svdd__batchnorm_group_grad_sums(const void *groups, int thread, int g) {
 
 void svdd__batchnorm_backward_groups(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
                                      int S, int threads, int simd, const double *sums, double *means) {
-    const int U = bn_groups(B);
-    const size_t stride = (size_t)C * 2 * LANES;
-    const double n = (double)B * S;
-    for (int c = 0; c < C; c++) {
-        means[c] = groups_total(sums, U, stride, (size_t)c * 2 * LANES) / n;
-        means[C + c] = groups_total(sums, U, stride, (size_t)c * 2 * LANES + LANES) / n;
-    }
-    images_pass q = {.kind = PASS_GRAD, .B = B, .C = C, .H = S, .W = 1, .U = U, .dout = dout, .dinp = dinp,
-                     .xhat = out, .rstd = rstd, .mdy = means, .mdyx = means + C};
+    grad_means(means, means + C, sums, B, C, S);
+    images_pass q = {.kind = PASS_GRAD, .B = B, .C = C, .H = S, .W = 1, .U = bn_groups(B), .dout = dout,
+                     .dinp = dinp, .xhat = out, .rstd = rstd, .mdy = means, .mdyx = means + C};
     groups_pass(&q, threads, simd);
 }
 
