@@ -920,6 +920,58 @@ static void test_batchnorm_matches_reference(void **state) {
     }
 }
 
+/* The backward's sums add eight values of a lane in float before the double lanes (batchnorm.c,
+ * "float blocks"), at most 2^-22 of their absolute sum off. On output gradients with a large
+ * common offset the input gradient stays within that of the double reference: the bound is
+ * 2^-22 rstd max|dy| (2 + max|xhat|^2), the error of both means and the formula's rounding on top.
+ * Offsets: dy in [1000, 1001], and dy constant over each channel (1000.3 and 999.9), where the
+ * input gradient nearly vanishes (batch norm's output does not change when its input shifts) and
+ * the blocks, sums of equal values, are exact (one float sum per lane over each plane went 4 times
+ * past this bound on the planes of 4096, measured). Portable and AVX2, by channels (one thread) and
+ * by images (two), on planes with whole blocks, a short last one and a remainder of less than
+ * eight. */
+static void test_batchnorm_grad_offset(void **state) {
+    (void)state;
+    const int shapes[4][3] = {{20, 3, 784}, {9, 5, 196}, {16, 2, 61}, {4, 2, 4096}};
+    for (int k = 0; k < 4; k++)
+        for (int constant = 0; constant <= 1; constant++) {
+            const int B = shapes[k][0], C = shapes[k][1], S = shapes[k][2];
+            const size_t n = (size_t)B * C * S;
+            float *x = malloc(n * 4), *dy = malloc(n * 4), *out0 = malloc(n * 4), *dx0 = malloc(n * 4);
+            float *out = malloc(n * 4), *dx = malloc(n * 4);
+            float mean0[5], rstd0[5], rm0[5] = {0}, rv0[5], mean[5], rstd[5], rm[5], rv[5];
+            double *split = calloc(svdd__batchnorm_split_doubles(C, B), sizeof(double));
+            assert_true(x && dy && out0 && dx0 && out && dx && split);
+            svdd_test_fill_uniform(x, n, 3.0f, 5.0f, 91 + k);
+            svdd_test_fill_uniform(dy, n, 1000.0f, 1001.0f, 95 + k);
+            if (constant)
+                for (size_t i = 0; i < n; i++) dy[i] = i / (size_t)S % (size_t)C % 2 ? 999.9f : 1000.3f;
+            for (int c = 0; c < C; c++) rv0[c] = 1.0f;
+            bn_reference(out0, mean0, rstd0, rm0, rv0, dx0, x, dy, B, C, S, 1e-4f, 0.1f);
+            double xh_max = 0;
+            for (size_t i = 0; i < n; i++) xh_max = fmax(xh_max, fabs((double)out0[i]));
+            for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++)
+                for (int T = 1; T <= 2; T++) {
+                    for (int c = 0; c < C; c++) rm[c] = 0.0f, rv[c] = 1.0f;
+                    double *sp = T > 1 ? split : NULL;
+                    svdd__batchnorm_forward_train_as(out, mean, rstd, rm, rv, x, B, C, S, 1e-4f, 0.1f, T, simd, sp);
+                    assert_memory_equal(out, out0, n * 4); /* the forward's statistics stay in double */
+                    svdd__batchnorm_backward_train_as(dx, dy, out, rstd, B, C, S, T, simd, sp);
+                    double worst = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        const int c = (int)(i / (size_t)S % (size_t)C);
+                        const double bound = ldexp((double)rstd0[c] * 1001.0 * (2.0 + xh_max * xh_max), -22);
+                        worst = fmax(worst, fabs((double)dx[i] - (double)dx0[i]) / bound);
+                    }
+                    printf("  batchnorm backward, dy %s, B%d C%d S%d %s, %d thread(s): %.3f of the bound\n",
+                           constant ? "constant per channel" : "in [1000, 1001]", B, C, S, simd ? "AVX2" : "portable",
+                           T, worst);
+                    assert_true(worst <= 1.0);
+                }
+            free(x), free(dy), free(out0), free(dx0), free(out), free(dx), free(split);
+        }
+}
+
 /* The image split adds its groups' sums in group order, whatever the thread count. On ordinary
  * data another order changes only a double's last bits, which vanish in the float statistics (so
  * test_batchnorm_matches_reference's comparison of two and three threads cannot see it); here the
@@ -1223,6 +1275,7 @@ int main(void) {
         cmocka_unit_test(test_conv_direct_matches_im2col), cmocka_unit_test(test_winograd_rounding), cmocka_unit_test(test_conv_transpose_upsampled_input), cmocka_unit_test(test_batchnorm_matches_reference),
         cmocka_unit_test(test_batchnorm_fused), cmocka_unit_test(test_conv_lanes),
         cmocka_unit_test(test_maxpool2d_lanes), cmocka_unit_test(test_batchnorm_groups),
+        cmocka_unit_test(test_batchnorm_grad_offset),
         cmocka_unit_test(test_conv2d_forward_then),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* batchnorm: torch.nn.BatchNorm2d / BatchNorm1d with affine=False (as in the Deep SVDD
  * networks, whose batch norms have no scale or shift). inp, out (B,C,S), S = H*W or 1.
- * Statistics are accumulated in double: a channel of a 200-image CIFAR batch sums 200k values.
+ * Statistics are accumulated in double: a channel of a 200-image CIFAR batch sums 200k values (the
+ * backward's sums first add eight values of a lane in float, see "float blocks" below).
  *
  * The sums run in 8 independent double lanes (then added pairwise): one accumulator would make
  * every addition wait for the previous one, and the first MNIST layer's channels hold 157k values
@@ -138,21 +139,69 @@ ALWAYS_INLINE void forward_channels(float *out, float *mean, float *rstd, float 
     }
 }
 
-/* The sums of one plane's dy and dy * xhat (S floats each) into the lanes a[0] and a[1]. */
-ALWAYS_INLINE void plane_grad_sums(double a[2][LANES], const float *dy, const float *xh, int S) {
-    const int S8 = S & ~(LANES - 1);
-    double u[LANES], v[LANES];
-    for (int j = 0; j < LANES; j++) u[j] = a[0][j], v[j] = a[1][j];
-    for (int s = 0; s < S8; s += LANES)
-        for (int j = 0; j < LANES; j++) {
-            u[j] += dy[s + j];
-            v[j] += (double)dy[s + j] * xh[s + j];
+/* ---- The backward's sums in float blocks ----
+ * Summed in double, each value of a plane costs two conversions (of dy and of dy * xhat), and the
+ * conversions bound the pass (a two-thread MNIST encoder step: 4.1% of the samples, 2.5% in float
+ * blocks). So each lane first adds BLOCK of its values in float, pairwise (a product rounded once,
+ * then three roundings: at most 2^-22 of the block's absolute sum), and only the block's sum goes
+ * to the double lane. The means are used as floats, in dx = rstd (dy - mdy - xhat mdyx), whose
+ * float subtraction already rounds at 2^-24 of |dy|: the blocks' error is of that order even where
+ * dy has a large offset (test_batchnorm_grad_offset), and the PyTorch step tests' margins stayed
+ * where they were.
+ * Not the forward's statistics: float blocks there (the values against the plane's first one, the
+ * deviations against the mean split into two floats) came within about 1e-7 of the double sums,
+ * which moves rstd by an ulp in many channels, and three training steps of the CIFAR-10 encoder at
+ * batch 4 amplify that past the PyTorch comparison's tolerances.
+ * GCC's and clang's vector extension, as in winograd.c (GCC vectorised the scalar form of the
+ * blocks with shuffles and spills, slower than the double sums); vectors go through pointers
+ * (passed by value, eight floats change the ABI of builds without AVX, which GCC warns about even
+ * where everything is inlined). */
+#define BLOCK 8
+typedef float f8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float f4 __attribute__((vector_size(16)));
+typedef double d4 __attribute__((vector_size(32)));
+
+/* The pairwise sum of the BLOCK vectors t, each lane its own, added to the double lanes acc[0]
+ * (lanes 0-3) and acc[1] (4-7). Written element by element: GCC 12 makes that two whole-register
+ * conversions, but splits __builtin_convertvector's into four halves. */
+ALWAYS_INLINE void add_block(d4 acc[2], const f8 t[BLOCK]) {
+    const f8 v = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    const f4 l = __builtin_shufflevector(v, v, 0, 1, 2, 3), h = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    acc[0] += (d4){l[0], l[1], l[2], l[3]};
+    acc[1] += (d4){h[0], h[1], h[2], h[3]};
+}
+
+/* The block of m <= BLOCK steps of LANES values at dy and xh into the lanes u (dy) and v
+ * (dy * xhat); zeros after the m-th, which change no sum. */
+ALWAYS_INLINE void grad_block(d4 u[2], d4 v[2], const float *dy, const float *xh, int m) {
+    f8 tu[BLOCK], tv[BLOCK];
+    for (int k = 0; k < BLOCK; k++) {
+        if (k < m) {
+            tu[k] = *(const f8 *)(dy + (size_t)k * LANES);
+            tv[k] = tu[k] * *(const f8 *)(xh + (size_t)k * LANES);
+        } else {
+            tu[k] = tv[k] = (f8){0};
         }
-    for (int s = S8; s < S; s++) {
-        u[s - S8] += dy[s];
-        v[s - S8] += (double)dy[s] * xh[s];
     }
-    for (int j = 0; j < LANES; j++) a[0][j] = u[j], a[1][j] = v[j];
+    add_block(u, tu);
+    add_block(v, tv);
+}
+
+/* The sums of one plane's dy and dy * xhat (S floats each) into the lanes a[0] and a[1] (value s
+ * goes to lane s mod LANES). */
+ALWAYS_INLINE void plane_grad_sums(double a[2][LANES], const float *dy, const float *xh, int S) {
+    const int steps = S / LANES;
+    int s0 = 0;
+    d4 u[2], v[2]; /* the lanes, as vectors: kept in registers */
+    memcpy(u, a[0], sizeof u), memcpy(v, a[1], sizeof v);
+    for (; s0 + BLOCK <= steps; s0 += BLOCK)
+        grad_block(u, v, dy + (size_t)s0 * LANES, xh + (size_t)s0 * LANES, BLOCK);
+    if (s0 < steps) grad_block(u, v, dy + (size_t)s0 * LANES, xh + (size_t)s0 * LANES, steps - s0);
+    memcpy(a[0], u, sizeof u), memcpy(a[1], v, sizeof v);
+    for (int s = steps * LANES; s < S; s++) {
+        a[0][s - steps * LANES] += dy[s];
+        a[1][s - steps * LANES] += (double)dy[s] * xh[s];
+    }
 }
 
 /* One plane's input gradient from its channel's rstd r and the means a of dy and q of dy * xhat. */
@@ -202,7 +251,11 @@ ALWAYS_INLINE void images_sums(double *a, const float *x, int b0, int b1, int C,
     memset(a, 0, (size_t)C * LANES * sizeof(double));
     for (int b = b0; b < b1; b++)
         for (int c = 0; c < C; c++)
-            plane_sums(a + (size_t)c * LANES, x + ((size_t)b * C + c) * S, S, mu != NULL, mu ? mu[c] : 0.0);
+            /* (two calls with constant pass kinds: with the kind a runtime value here GCC left
+             * the deviations' sums partly scalar once the backward's sums took float blocks;
+             * images_run then took 3.5% of a two-thread CIFAR-10 autoencoder step, now 2.9%) */
+            if (mu) plane_sums(a + (size_t)c * LANES, x + ((size_t)b * C + c) * S, S, 1, mu[c]);
+            else plane_sums(a + (size_t)c * LANES, x + ((size_t)b * C + c) * S, S, 0, 0.0);
 }
 
 ALWAYS_INLINE void images_normalise(float *out, const float *inp, const float *m, const float *r, int b0, int b1, int C,
