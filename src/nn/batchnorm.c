@@ -144,10 +144,11 @@ ALWAYS_INLINE void forward_channels(float *out, float *mean, float *rstd, float 
  * conversions bound the pass (a two-thread MNIST encoder step: 4.1% of the samples, 2.5% in float
  * blocks). So each lane first adds BLOCK of its values in float, pairwise (a product rounded once,
  * then three roundings: at most 2^-22 of the block's absolute sum), and only the block's sum goes
- * to the double lane. The means are used as floats, in dx = rstd (dy - mdy - xhat mdyx), whose
- * float subtraction already rounds at 2^-24 of |dy|: the blocks' error is of that order even where
- * dy has a large offset (test_batchnorm_grad_offset), and the PyTorch step tests' margins stayed
- * where they were.
+ * to the double lane. The means are used as floats, in dx = rstd (dy - mdy - xhat mdyx): the
+ * blocks' error, at most 2^-22 of the mean of |dy| (of |dy xhat|), keeps dx within 2^-22 rstd
+ * max|dy| (2 + max|xhat|^2) of the double sums, also where dy has a large offset (that is four
+ * roundings of the mean there; test_batchnorm_grad_offset), and the PyTorch step tests' margins
+ * stayed where they were.
  * Not the forward's statistics: float blocks there (the values against the plane's first one, the
  * deviations against the mean split into two floats) came within about 1e-7 of the double sums,
  * which moves rstd by an ulp in many channels, and three training steps of the CIFAR-10 encoder at
@@ -249,13 +250,14 @@ ALWAYS_INLINE void backward_channels(float *dinp, const float *dout, const float
  * (mu) of their squared deviations from mu[c]. */
 ALWAYS_INLINE void images_sums(double *a, const float *x, int b0, int b1, int C, int S, const double *mu) {
     memset(a, 0, (size_t)C * LANES * sizeof(double));
+    /* (two calls with constant pass kinds: with the kind a runtime value here GCC left the
+     * deviations' sums partly scalar once the backward's sums took float blocks; images_run then
+     * took 3.5% of a two-thread CIFAR-10 autoencoder step, now 2.9%) */
     for (int b = b0; b < b1; b++)
-        for (int c = 0; c < C; c++)
-            /* (two calls with constant pass kinds: with the kind a runtime value here GCC left
-             * the deviations' sums partly scalar once the backward's sums took float blocks;
-             * images_run then took 3.5% of a two-thread CIFAR-10 autoencoder step, now 2.9%) */
+        for (int c = 0; c < C; c++) {
             if (mu) plane_sums(a + (size_t)c * LANES, x + ((size_t)b * C + c) * S, S, 1, mu[c]);
             else plane_sums(a + (size_t)c * LANES, x + ((size_t)b * C + c) * S, S, 0, 0.0);
+        }
 }
 
 ALWAYS_INLINE void images_normalise(float *out, const float *inp, const float *m, const float *r, int b0, int b1, int C,
