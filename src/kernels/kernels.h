@@ -238,8 +238,8 @@ void svdd__plan_run(const svdd__batch_plan *p, int B, float *ws, float *dw, svdd
  * 64; at least 1). Thread t takes its own share, units n*t/T .. n*(t+1)/T - 1, in order (the
  * share it took in the layer before, so its core finds those images in its cache), then from the
  * end of the others' shares what they have not started: a core that runs slower for a while
- * leaves a unit to the other instead of keeping it waiting. prep (may be NULL) runs first on each thread; with no
- * units nothing runs. */
+ * leaves a unit to the other instead of keeping it waiting. prep (may be NULL) runs first on each
+ * thread; with no units nothing runs. */
 typedef void (*svdd__prep_fn)(const void *ctx, int thread);
 typedef void (*svdd__unit_fn)(const void *ctx, int thread, int unit);
 void svdd__run_units(int n, int T, svdd__prep_fn prep, svdd__unit_fn fn, const void *ctx);
