@@ -1110,6 +1110,67 @@ static void then_copy(const void *ctx, int thread, int g) {
     atomic_fetch_add(&p->runs[g], 1);
 }
 
+/* Batch norm's input gradient through the pooling and the leaky ReLU in one pass
+ * (svdd__maxpool2d_unpool_bn_rows): each cell within a few roundings of the layers' formula in
+ * double, at the same winners (inputs on a coarse grid: ties and zeros in most windows); the AVX2
+ * path the portable one's floats; nothing written past the rows, or past the 16 floats of room
+ * on the AVX2 path's narrow rows. Widths of 1 to 15 windows: the masked rows, one group of eight,
+ * a group and an overlapping one. */
+static void test_unpool_bn_rows(void **state) {
+    (void)state;
+    const int shapes[][2] = {{28, 28}, {14, 14}, {6, 16}, {4, 26}, {4, 2}, {2, 6}, {8, 30}, {2, 10}};
+    const float slope = 0.1f;
+    const svdd__unpool_bn p = {.slope = slope, .r = 1.7f, .mdy = 0.03f, .q = -0.21f, .q_neg = -0.21f / slope};
+    int ties = 0;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int rows = shapes[k][0], W = shapes[k][1], Wo = W / 2;
+        const size_t n = (size_t)rows * W, ng = (size_t)(rows / 2) * Wo, room = 32;
+        float *y = malloc(n * 4), *g = malloc(ng * 4), *dx[2];
+        assert_true(y && g);
+        svdd_test_fill_uniform(y, n, -3.0f, 3.0f, 60 + k);
+        for (size_t i = 0; i < n; i++) y[i] = floorf(y[i] * 2.0f) / 2.0f; /* -3, -2.5, ..., 2.5 */
+        svdd_test_fill_uniform(g, ng, 0.5f, 2.0f, 70 + k);
+        for (size_t i = 0; i < ng; i += 2) g[i] = -g[i];
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
+            dx[simd] = malloc((n + room) * 4);
+            assert_non_null(dx[simd]);
+            for (size_t i = 0; i < n + room; i++) dx[simd][i] = 1234.5f;
+            svdd__maxpool2d_unpool_bn_rows(dx[simd], y, g, rows, W, &p, simd);
+            const size_t used = simd && W < 16 ? n + 16 : n;
+            for (size_t i = used; i < n + room; i++)
+                if (dx[simd][i] != 1234.5f) fail_msg("%dx%d, simd %d: wrote at %zu of %zu", rows, W, simd, i, n);
+            for (int oy = 0; oy < rows / 2; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    /* the winner: the first maximum in row-major order */
+                    const size_t c0 = (size_t)2 * oy * W + 2 * (size_t)ox;
+                    const size_t cell[4] = {c0, c0 + 1, c0 + W, c0 + W + 1};
+                    int win = 0;
+                    for (int j = 1; j < 4; j++)
+                        if (y[cell[j]] > y[cell[win]]) win = j;
+                    for (int j = 0; j < 4; j++) ties += j != win && y[cell[j]] == y[cell[win]];
+                    for (int j = 0; j < 4; j++) {
+                        const double v = y[cell[j]], gv = g[(size_t)oy * Wo + ox];
+                        const double dy = j == win ? (v > 0 ? gv : gv * slope) : 0.0;
+                        const double xh = v > 0 ? v : v / slope;
+                        const double want = (double)p.r * (dy - p.mdy - xh * p.q);
+                        const double bound = 8 * 0x1p-24 * p.r * (fabs(dy) + fabs((double)p.mdy) + fabs(xh * p.q));
+                        const double got = dx[simd][cell[j]];
+                        if (!(fabs(got - want) <= bound))
+                            fail_msg("%dx%d, simd %d: cell %zu is %g, want %g (bound %g)", rows, W, simd, cell[j], got,
+                                     want, bound);
+                    }
+                }
+        }
+        if (svdd__cpu_avx2_fma()) assert_memory_equal(dx[0], dx[1], n * 4);
+        printf("  %2d x %2d: every cell within 8 roundings of the formula in double%s\n", rows, W,
+               svdd__cpu_avx2_fma() ? ", AVX2 the portable floats" : "");
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) free(dx[simd]);
+        free(y), free(g);
+    }
+    printf("  %d cells tied with their window's winner\n", ties);
+    assert_true(ties > 100);
+}
+
 static void test_conv2d_forward_then(void **state) {
     (void)state;
     /* the MNIST encoder's two layers (direct), a wide one (Winograd) */
@@ -1276,7 +1337,7 @@ int main(void) {
         cmocka_unit_test(test_batchnorm_fused), cmocka_unit_test(test_conv_lanes),
         cmocka_unit_test(test_maxpool2d_lanes), cmocka_unit_test(test_batchnorm_groups),
         cmocka_unit_test(test_batchnorm_grad_offset),
-        cmocka_unit_test(test_conv2d_forward_then),
+        cmocka_unit_test(test_conv2d_forward_then), cmocka_unit_test(test_unpool_bn_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

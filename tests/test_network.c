@@ -562,7 +562,8 @@ static void check_shared_buffers(const char *name, int B, int train, int threads
     float *dx = svdd__stack_backward(net, &net->enc, dz, B, 0, 1, train);
     check_grad(what, "input gradients", dx, dxr, (size_t)B * D, exact);
     check_grad(what, "parameter gradients", net->grads, grads, net->n_params, exact);
-    /* batch norm's outputs are back under the leaky ReLUs that overwrote them */
+    /* batch norm's outputs are back under the leaky ReLUs that overwrote them, except in the
+     * blocks that went backward in one go (svdd__block_backward), which leave the leaky ReLU's */
     for (int s = 0; s < 2; s++) {
         const svdd__stack *st = s ? &net->dec : &net->enc;
         const ref_run *r = s ? &rd : &re;
@@ -571,6 +572,12 @@ static void check_shared_buffers(const char *name, int B, int train, int threads
             if (L->kind != SVDD__LEAKY_RELU || L->out_kind != SVDD__OUT_INPLACE) continue;
             const size_t n = (size_t)B * lsize_out(L);
             assert_non_null(r->out[i - 1]);
+            if (train && i >= 2 && svdd__block_backward_applies(&st->layers[i - 2], B)) {
+                assert_non_null(r->out[i]);
+                if (memcmp(L->out, r->out[i], n * sizeof(float)) != 0)
+                    fail_msg("%s: layer %d (%s): the block's leaky ReLU output changed", what, i, L->name);
+                continue;
+            }
             const double d = rel_diff(L->out, r->out[i - 1], n);
             if (!(d <= 1e-6)) fail_msg("%s: layer %d (%s): batch norm's output restored within %g", what, i, L->name, d);
         }
@@ -706,6 +713,91 @@ static void test_shared_buffers(void **state) {
     check_shared_buffers("cifar10-lenet", 11, 1, 2, 16, 1);
 }
 
+/* Training's backward through the MNIST encoder's two blocks (conv2d, batch norm, leaky ReLU, max
+ * pooling) in one go (svdd__block_backward) against the same network layer by layer: the same
+ * gradients up to the order of batch norm's sums (taken over the pooling's winners instead of
+ * every cell), on one and two threads, with and without the input's gradient; and it ran: the
+ * blocks' leaky ReLU outputs are left as they are, where layer by layer they are turned back. */
+static void check_block_backward(int B, int threads, int need_input_grad) {
+    svdd_net *net[2];
+    svdd_error err;
+    const float *z[2];
+    float *dx[2], *kept[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* the blocks' leaky ReLU outputs after the forward */
+    const size_t D = 28 * 28, Z = 32;
+    float *x = malloc((size_t)B * D * sizeof(float)), *dz = malloc((size_t)B * Z * sizeof(float));
+    assert_true(x && dz);
+    svdd_test_fill_uniform(x, (size_t)B * D, 0, 1, 41);
+    svdd_test_fill_uniform(dz, (size_t)B * Z, -1, 1, 42);
+    int blocks[2] = {0}, at[2] = {0};
+    for (int k = 0; k < 2; k++) {
+        net[k] = make("mnist-lenet");
+        net[k]->layer_by_layer = k;
+        assert_int_equal(svdd_net_set_threads(net[k], threads, &err), SVDD_OK);
+        assert_int_equal(svdd__net_reserve(net[k], B, &err), SVDD_OK);
+        assert_int_equal(svdd__stack_in_size(&net[k]->enc), D);
+        assert_int_equal(svdd__stack_out_size(&net[k]->enc), Z);
+        z[k] = svdd__stack_forward(net[k], &net[k]->enc, x, B, 1);
+        const svdd__stack *st = &net[k]->enc;
+        for (int i = 0; i + 3 < st->n; i++) {
+            if (!svdd__block_backward_applies(&st->layers[i], B)) continue;
+            assert_true(blocks[k] < 2);
+            const size_t n = (size_t)B * lsize_out(&st->layers[i + 2]);
+            at[blocks[k]] = i;
+            kept[k][blocks[k]] = malloc(n * sizeof(float));
+            assert_non_null(kept[k][blocks[k]]);
+            memcpy(kept[k][blocks[k]++], st->layers[i + 2].out, n * sizeof(float));
+        }
+        svdd__net_zero_grad(net[k], SVDD_PART_ALL);
+        dx[k] = svdd__stack_backward(net[k], &net[k]->enc, dz, B, 0, need_input_grad, 1);
+    }
+    assert_memory_equal(z[0], z[1], (size_t)B * Z * sizeof(float));
+    assert_int_equal(blocks[0], 2);
+    assert_int_equal(blocks[1], 2);
+    /* it ran: the leaky ReLU outputs as the forward left them; layer by layer batch norm's are
+     * back under them (below 0, y / slope) */
+    for (int b = 0; b < 2; b++) {
+        const svdd__layer *A = &net[0]->enc.layers[at[b] + 2];
+        const size_t n = (size_t)B * lsize_out(A);
+        assert_memory_equal(A->out, kept[0][b], n * sizeof(float));
+        size_t changed = 0;
+        for (size_t j = 0; j < n; j++) changed += net[1]->enc.layers[at[b] + 2].out[j] != kept[1][b][j];
+        assert_true(changed > n / 4);
+        free(kept[0][b]), free(kept[1][b]);
+    }
+    /* Only batch norm's means differ, by the order of their sums (within a few roundings of a
+     * float): the gradients within 2e-6 of the largest (about 2.5e-7 measured). */
+    const svdd__stack *st = &net[0]->enc;
+    for (int i = 0; i < st->n; i++) {
+        const svdd__layer *L = &st->layers[i];
+        if (!L->w_len) continue;
+        const double d = rel_diff(net[0]->grads + L->w_off, net[1]->grads + L->w_off, L->w_len);
+        printf("  batch %d, %d thread%s: %s's weight gradient within %.2e (relative) of the layers'\n", B, threads,
+               threads > 1 ? "s" : "", L->name, d);
+        assert_true(d <= 2e-6);
+    }
+    if (need_input_grad) {
+        const double d = rel_diff(dx[0], dx[1], (size_t)B * D);
+        printf("  batch %d, %d thread%s: input gradient within %.2e (relative)\n", B, threads, threads > 1 ? "s" : "", d);
+        assert_true(d <= 2e-6);
+    } else {
+        assert_null(dx[0]);
+    }
+    svdd_net_free(net[0]), svdd_net_free(net[1]);
+    free(x), free(dz);
+}
+
+static void test_block_backward(void **state) {
+    (void)state;
+    if (!svdd__cpu_avx2_fma()) {
+        printf("  no AVX2+FMA: the convolutions are off the lanes, the blocks go layer by layer\n");
+        return;
+    }
+    check_block_backward(64, 2, 1);
+    check_block_backward(200, 2, 0);
+    check_block_backward(64, 1, 0);
+    check_block_backward(16, 3, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_shapes),        cmocka_unit_test(test_tensor_names),
@@ -713,7 +805,7 @@ int main(void) {
         cmocka_unit_test(test_autoencoder_gradcheck), cmocka_unit_test(test_shared_encoder),
         cmocka_unit_test(test_eval_mode_and_training), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_shared_buffers),        cmocka_unit_test(test_stack_infer),
-        cmocka_unit_test(test_params_on_threads),
+        cmocka_unit_test(test_params_on_threads),     cmocka_unit_test(test_block_backward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

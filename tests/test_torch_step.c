@@ -487,6 +487,12 @@ static void test_mnist_svdd(void **state) {
     check_file("step_mnist_svdd.safetensors");
 }
 
+/* Two groups of eight images: the encoder's blocks take their one-go backward (block_backward.c). */
+static void test_mnist_svdd_b16(void **state) {
+    (void)state;
+    check_file("step_mnist_svdd_b16.safetensors");
+}
+
 static void test_mnist_ae(void **state) {
     (void)state;
     check_file("step_mnist_ae.safetensors");
@@ -505,6 +511,7 @@ static void test_cifar_ae(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mnist_svdd),
+        cmocka_unit_test(test_mnist_svdd_b16),
         cmocka_unit_test(test_mnist_ae),
         cmocka_unit_test(test_cifar_svdd),
         cmocka_unit_test(test_cifar_ae),

@@ -266,6 +266,17 @@ int svdd__conv2d_forward_then(float *out, const float *inp, const float *w, int 
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                               int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws,
                               svdd__conv_path path);
+/* The backward on the lanes (every group of eight images in AVX2 registers) with the output
+ * gradient made group by group by dout_fn(ctx, b0, g8, grow, gplane): images b0..b0+7 as
+ * (Cout, Ho, Wo, 8) at g8, rows grow and planes gplane floats apart (the inside of a padded map;
+ * dout_fn writes every float of it). Only where svdd__conv2d_lanes_backward(B, ...) (the direct
+ * path on AVX2, whole groups): 1; else nothing done, 0. The floats of svdd__conv2d_backward_as
+ * given the same output gradient. */
+typedef void (*svdd__lanes_dout_fn)(const void *ctx, int b0, float *g8, size_t grow, size_t gplane);
+int svdd__conv2d_lanes_backward(int B, int Cin, int Cout, int K, int P);
+int svdd__conv2d_backward_from(float *dinp, float *dw, svdd__lanes_dout_fn dout_fn, const void *dout_ctx,
+                               const float *inp, const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                               svdd__workspace *ws);
 /* up = 2: the transposed convolution reads its input through a nearest-neighbour 2x upsampling;
  * inp and dinp are (B, Cin, H/2, W/2), H and W even (see conv_transpose2d.c). */
 void svdd__conv_transpose2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H,
@@ -306,6 +317,15 @@ void svdd__batchnorm_group_grad_sums(const void *groups, int thread, int g);
  * svdd__batchnorm_backward_train_as's image split. means: 2C doubles of scratch. */
 void svdd__batchnorm_backward_groups(float *dinp, const float *dout, const float *out, const float *rstd, int B, int C,
                                      int S, int threads, int simd, const double *sums, double *means);
+/* The backward's sums for a layer that makes batch norm's output gradient dy itself
+ * (src/nn/block_backward.c): group g's sums are at sums + (g * C + c) * 2 * SVDD__BN_LANES for
+ * channel c, dy's lanes then dy * xhat's; svdd__batchnorm_plane_grad_sums adds S values of each
+ * to such a place (as svdd__batchnorm_group_grad_sums adds a plane's). svdd__batchnorm_grad_means:
+ * the means of every group's sums over B * S values, as floats, the way the backward uses them
+ * (scratch: 2C doubles). */
+#define SVDD__BN_LANES 8
+void svdd__batchnorm_plane_grad_sums(double *a, const float *dy, const float *xh, int S, int simd);
+void svdd__batchnorm_grad_means(float *mdy, float *mdyx, const double *sums, int B, int C, int S, double *scratch);
 /* Training mode from every group's figures, combined in group order (the same floats on any
  * number of threads); act: the fused leaky ReLU of this slope, pool as in
  * svdd__batchnorm_lrelu_forward_train_as. Within a rounding of a double of the passes' statistics. */

@@ -23,7 +23,7 @@
 
 #include "layers.h"
 
-#define LANES 8
+#define LANES SVDD__BN_LANES
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define BN_AVX2 1
@@ -607,6 +607,34 @@ void svdd__batchnorm_backward_groups(float *dinp, const float *dout, const float
     images_pass q = {.kind = PASS_GRAD, .B = B, .C = C, .H = S, .W = 1, .U = bn_groups(B), .dout = dout,
                      .dinp = dinp, .xhat = out, .rstd = rstd, .mdy = means, .mdyx = means + C};
     groups_pass(&q, threads, simd);
+}
+
+/* ---- The backward's sums one plane at a time (src/nn/block_backward.c) ----
+ * The image split's loop, so the same floats for the same values. */
+static void plane_grad_sums_any(double *a, const float *dy, const float *xh, int S) {
+    plane_grad_sums((double (*)[LANES])a, dy, xh, S);
+}
+#if BN_AVX2
+TARGET_AVX2 static void plane_grad_sums_avx2(double *a, const float *dy, const float *xh, int S) {
+    plane_grad_sums((double (*)[LANES])a, dy, xh, S);
+}
+#endif
+
+void svdd__batchnorm_plane_grad_sums(double *a, const float *dy, const float *xh, int S, int simd) {
+#if BN_AVX2
+    if (simd) {
+        plane_grad_sums_avx2(a, dy, xh, S);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    plane_grad_sums_any(a, dy, xh, S);
+}
+
+void svdd__batchnorm_grad_means(float *mdy, float *mdyx, const double *sums, int B, int C, int S, double *scratch) {
+    grad_means(scratch, scratch + C, sums, B, C, S);
+    for (int c = 0; c < C; c++) mdy[c] = (float)scratch[c], mdyx[c] = (float)scratch[C + c];
 }
 
 static const svdd__bn_fuse NO_FUSE = {0, 1.0f, NULL, 0};

@@ -109,6 +109,8 @@ typedef struct conv2d_call {
     float *groups; /* direct backward: one weight gradient per group */
     svdd__unit_fn then; /* direct forward: run on each group after it (svdd__conv2d_forward_then) */
     const void *then_ctx;
+    svdd__lanes_dout_fn dout_fn; /* direct backward: makes each group's output gradient, or NULL */
+    const void *dout_ctx;
 } conv2d_call;
 
 /* Images [b0, b0 + nb); scratch: col (R, nb_max*S), outc (Cout, nb_max*S). */
@@ -253,7 +255,11 @@ static void direct_backward_group(const void *ctx, int t, int gi) {
     const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
     memset(vacc, 0, nw * SVDD__DIRECT_LANES * sizeof(float));
     if (lanes && b1 - b0 == 8) {
-        svdd__lanes_gather_images(m.gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);
+        if (c->dout_fn)
+            c->dout_fn(c->dout_ctx, b0, m.gp8 + ((size_t)Q * Wq + Q) * 8, (size_t)Wq * 8,
+                       (size_t)(c->Ho + 2 * Q) * Wq * 8);
+        else
+            svdd__lanes_gather_images(m.gp8, c->dout + b0 * out_sz, out_sz, c->Cout, c->Ho, c->Wo, Q, 1);
         svdd__lanes_gather_images(m.xp8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, c->P, 1);
         svdd__conv_lanes_wgrad(vacc, m.gp8 + ((size_t)Q * Wq + Q) * 8, (size_t)Wq * 8,
                                (size_t)(c->Ho + 2 * Q) * Wq * 8, m.xp8, c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
@@ -276,21 +282,45 @@ static void direct_backward_group(const void *ctx, int t, int gi) {
     svdd__conv_direct_wgrad_reduce(gsum, vacc, nw);
 }
 
+/* The direct path's backward; the output gradient from dout, or made by dout_fn (not NULL: every
+ * group goes through the lanes). */
+static void direct_backward(float *dinp, float *dw, const float *dout, svdd__lanes_dout_fn dout_fn,
+                            const void *dout_ctx, const float *inp, const float *w, int B, int Cin, int H, int W,
+                            int Cout, int K, int P, svdd__workspace *ws, int simd) {
+    const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+    const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
+    const int groups = svdd__conv_direct_groups(B);
+    const size_t nw = (size_t)Cout * Cin * K * K;
+    const conv2d_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .H = H, .W = W,
+                           .Cout = Cout, .K = K, .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo,
+                           .R = (size_t)Cin * K * K, .simd = simd, .B = B, .ws = ws->data, .slice = pl.slice,
+                           .groups = ws->data + pl.slice * (size_t)pl.threads, .dout_fn = dout_fn,
+                           .dout_ctx = dout_ctx};
+    svdd__run_units(groups, pl.threads, direct_backward_prep, direct_backward_group, &c);
+    svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
+}
+
+int svdd__conv2d_lanes_backward(int B, int Cin, int Cout, int K, int P) {
+    int simd;
+    return svdd__conv_direct_wanted(SVDD__CONV_AUTO, Cin, Cout, K, P, &simd) && simd && SVDD__DIRECT_GROUP == 8 &&
+           B > 0 && B % SVDD__DIRECT_GROUP == 0;
+}
+
+int svdd__conv2d_backward_from(float *dinp, float *dw, svdd__lanes_dout_fn dout_fn, const void *dout_ctx,
+                               const float *inp, const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
+                               svdd__workspace *ws) {
+    if (!svdd__conv2d_lanes_backward(B, Cin, Cout, K, P)) return 0;
+    direct_backward(dinp, dw, NULL, dout_fn, dout_ctx, inp, w, B, Cin, H, W, Cout, K, P, ws, 1);
+    return 1;
+}
+
 void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                               int B, int Cin, int H, int W, int Cout, int K, int P, svdd__workspace *ws,
                               svdd__conv_path path) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
-        const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 1);
-        const int groups = svdd__conv_direct_groups(B);
-        const size_t nw = (size_t)Cout * Cin * K * K;
-        const conv2d_call c = {.dinp = dinp, .inp = inp, .dout = dout, .w = w, .Cin = Cin, .H = H, .W = W,
-                               .Cout = Cout, .K = K, .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo,
-                               .R = (size_t)Cin * K * K, .simd = simd, .B = B, .ws = ws->data, .slice = pl.slice,
-                               .groups = ws->data + pl.slice * (size_t)pl.threads};
-        svdd__run_units(groups, pl.threads, direct_backward_prep, direct_backward_group, &c);
-        svdd__conv_direct_add_groups(dw, c.groups, groups, nw);
+        direct_backward(dinp, dw, dout, NULL, NULL, inp, w, B, Cin, H, W, Cout, K, P, ws, simd);
         return;
     }
     if (svdd__winograd_wanted(path, Cin, Cout, H, W, K, P)) {

@@ -75,6 +75,9 @@ void svdd__leaky_relu_backward(float *dinp, const float *dout, const float *inp,
 void svdd__leaky_relu_backward_restore(float *dinp, const float *dout, float *y, size_t n, float slope);
 /* The same on the AVX2 build when simd (only when svdd__cpu_avx2_fma()): the same floats. */
 void svdd__leaky_relu_backward_restore_as(float *dinp, const float *dout, float *y, size_t n, float slope, int simd);
+/* The same leaving y as it is: the input to x instead (n floats apart from y, or y itself). */
+void svdd__leaky_relu_backward_restore_to(float *dinp, const float *dout, float *x, const float *y, size_t n,
+                                          float slope, int simd);
 
 /* ---- maxpool2d: torch.nn.MaxPool2d(2, 2); inp (B,C,H,W), out (B,C,H/2,W/2) (floor) ----
  * On ties the first maximum in row-major window order takes the gradient, as PyTorch's CPU
@@ -103,6 +106,20 @@ void svdd__maxpool2d_plane_post(float *dst, size_t ld, const float *x, int H, in
  * pixels `ld` floats apart: per lane the values of svdd__maxpool2d_plane_post. */
 void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, int W, const svdd__pool_post *post,
                                 int pool, int simd);
+
+/* The input gradient of training-mode batch norm (no affine part) under a leaky ReLU that wrote
+ * its output y over batch norm's (slope > 0) and this pooling, from the pooling's output gradient
+ * g, for rows 0..rows-1 of a plane of width W (both even): per cell, with dy the pooling's and
+ * the leaky ReLU's gradient (g at the window's winner, times slope where y <= 0; else 0),
+ * dx = r ((dy - mdy) - y q) where y > 0, r ((dy - mdy) - y q_neg) elsewhere: batch norm's
+ * r (dy - mean(dy) - xhat mean(dy xhat)) with xhat = y / slope there and q_neg = q / slope (one
+ * product instead of a division: within two roundings of the layers' own functions). dx (rows, W)
+ * needs 16 floats of room after it on the AVX2 path (simd) when W < 16. */
+typedef struct svdd__unpool_bn {
+    float slope, r, mdy, q, q_neg;
+} svdd__unpool_bn;
+void svdd__maxpool2d_unpool_bn_rows(float *dx, const float *y, const float *g, int rows, int W,
+                                    const svdd__unpool_bn *p, int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

@@ -105,13 +105,19 @@ INLINE_AVX2 void pool8(float *y, const float *r0, const float *r1, int ox, const
     m = _mm256_blendv_ps(m, d, takes8(d, m));
     _mm256_storeu_ps(y + ox, swap_middle(post8(m, p)));
 }
-INLINE_AVX2 void unpool8(float *d0, float *d1, const float *r0, const float *r1, const float *g, int ox) {
-    __m256 a, b, c, d;
-    windows8(r0, r1, ox, &a, &b, &c, &d);
+/* One-hot masks k of the windows' winners among a b c d, first in row-major order. */
+INLINE_AVX2 void winners8(__m256 a, __m256 b, __m256 c, __m256 d, __m256 k[4]) {
     __m256 m = a, ka = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), kb, kc, kd, t;
     t = takes8(b, m); m = _mm256_blendv_ps(m, b, t); kb = t; ka = _mm256_andnot_ps(t, ka);
     t = takes8(c, m); m = _mm256_blendv_ps(m, c, t); kc = t; ka = _mm256_andnot_ps(t, ka); kb = _mm256_andnot_ps(t, kb);
     t = takes8(d, m); kd = t; ka = _mm256_andnot_ps(t, ka); kb = _mm256_andnot_ps(t, kb); kc = _mm256_andnot_ps(t, kc);
+    k[0] = ka, k[1] = kb, k[2] = kc, k[3] = kd;
+}
+INLINE_AVX2 void unpool8(float *d0, float *d1, const float *r0, const float *r1, const float *g, int ox) {
+    __m256 a, b, c, d, k[4];
+    windows8(r0, r1, ox, &a, &b, &c, &d);
+    winners8(a, b, c, d, k);
+    const __m256 ka = k[0], kb = k[1], kc = k[2], kd = k[3];
     const __m256 gv = swap_middle(_mm256_loadu_ps(g + ox)); /* in the windows' order */
     const __m256 ga = _mm256_and_ps(ka, gv), gb = _mm256_and_ps(kb, gv), gc = _mm256_and_ps(kc, gv),
                  gd = _mm256_and_ps(kd, gv);
@@ -131,6 +137,61 @@ TARGET_AVX2 static void unpool_row_avx2(float *d0, float *d1, const float *r0, c
     int ox = 0;
     for (; ox + 8 <= Wo; ox += 8) unpool8(d0, d1, r0, r1, g, ox);
     if (ox < Wo) unpool8(d0, d1, r0, r1, g, Wo - 8);
+}
+
+/* Batch norm's input gradient at the cells v with winner masks k (svdd__maxpool2d_unpool_bn_rows). */
+INLINE_AVX2 __m256 unpool_bn_cell(__m256 v, __m256 k, __m256 gv, __m256 gs, const svdd__unpool_bn *p) {
+    const __m256 pos = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ);
+    const __m256 dy = _mm256_and_ps(k, _mm256_blendv_ps(gs, gv, pos));
+    const __m256 t = _mm256_mul_ps(v, _mm256_blendv_ps(_mm256_set1_ps(p->q_neg), _mm256_set1_ps(p->q), pos));
+    return _mm256_mul_ps(_mm256_set1_ps(p->r), _mm256_sub_ps(_mm256_sub_ps(dy, _mm256_set1_ps(p->mdy)), t));
+}
+INLINE_AVX2 __m256i first_lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+/* Windows ox..ox+m-1 (m <= 8; fewer than 8 only as a row's one group, read under masks) as
+ * unpool8 finds their winners, batch norm's input gradient in place of the pooling's. */
+INLINE_AVX2 void unpool_bn8(float *d0, float *d1, const float *r0, const float *r1, const float *g, int ox, int m,
+                            const svdd__unpool_bn *p) {
+    __m256 a, b, c, d, gv;
+    if (m == 8) {
+        windows8(r0, r1, ox, &a, &b, &c, &d);
+        gv = _mm256_loadu_ps(g + ox);
+    } else {
+        const __m256i lo = first_lanes(2 * m), hi = first_lanes(2 * m - 8);
+        const __m256 p0 = _mm256_maskload_ps(r0 + 2 * ox, lo), p1 = _mm256_maskload_ps(r0 + 2 * ox + 8, hi);
+        const __m256 q0 = _mm256_maskload_ps(r1 + 2 * ox, lo), q1 = _mm256_maskload_ps(r1 + 2 * ox + 8, hi);
+        a = _mm256_shuffle_ps(p0, p1, 0x88), b = _mm256_shuffle_ps(p0, p1, 0xDD);
+        c = _mm256_shuffle_ps(q0, q1, 0x88), d = _mm256_shuffle_ps(q0, q1, 0xDD);
+        gv = _mm256_maskload_ps(g + ox, first_lanes(m));
+    }
+    __m256 k[4];
+    winners8(a, b, c, d, k);
+    gv = swap_middle(gv); /* in the windows' order */
+    const __m256 gs = _mm256_mul_ps(gv, _mm256_set1_ps(p->slope));
+    const __m256 xa = unpool_bn_cell(a, k[0], gv, gs, p), xb = unpool_bn_cell(b, k[1], gv, gs, p);
+    const __m256 xc = unpool_bn_cell(c, k[2], gv, gs, p), xd = unpool_bn_cell(d, k[3], gv, gs, p);
+    _mm256_storeu_ps(d0 + 2 * ox, _mm256_unpacklo_ps(xa, xb));
+    _mm256_storeu_ps(d0 + 2 * ox + 8, _mm256_unpackhi_ps(xa, xb));
+    _mm256_storeu_ps(d1 + 2 * ox, _mm256_unpacklo_ps(xc, xd));
+    _mm256_storeu_ps(d1 + 2 * ox + 8, _mm256_unpackhi_ps(xc, xd));
+}
+TARGET_AVX2 static void unpool_bn_rows_avx2(float *dx, const float *y, const float *g, int rows, int W,
+                                            const svdd__unpool_bn *p) {
+    const int Wo = W / 2;
+    for (int oy = 0; oy < rows / 2; oy++) {
+        float *d0 = dx + (size_t)2 * oy * W, *d1 = d0 + W;
+        const float *r0 = y + (size_t)2 * oy * W, *r1 = r0 + W, *gr = g + (size_t)oy * Wo;
+        if (Wo < 8) {
+            /* its stores run past the row (into the next, written after it; the last into the
+             * caller's slack) */
+            unpool_bn8(d0, d1, r0, r1, gr, 0, Wo, p);
+            continue;
+        }
+        int ox = 0;
+        for (; ox + 8 <= Wo; ox += 8) unpool_bn8(d0, d1, r0, r1, gr, ox, 8, p);
+        if (ox < Wo) unpool_bn8(d0, d1, r0, r1, gr, Wo - 8, 8, p);
+    }
 }
 #endif
 
@@ -208,6 +269,39 @@ static void unpool_row(float *d0, float *d1, const float *r0, const float *r1, c
         d1[2 * ox] = k == 2 ? gv : 0.0f;
         d1[2 * ox + 1] = k == 3 ? gv : 0.0f;
     }
+}
+
+/* One cell of svdd__maxpool2d_unpool_bn_rows: v, and win when it is its window's winner. */
+static inline float unpool_bn1(float v, int win, float gv, const svdd__unpool_bn *p) {
+    const int pos = v > 0.0f;
+    const float dy = win ? (pos ? gv : gv * p->slope) : 0.0f;
+    const float t = v * (pos ? p->q : p->q_neg);
+    return p->r * ((dy - p->mdy) - t);
+}
+
+void svdd__maxpool2d_unpool_bn_rows(float *dx, const float *y, const float *g, int rows, int W,
+                                    const svdd__unpool_bn *p, int simd) {
+#if SVDD_POOL_AVX2
+    if (simd) {
+        unpool_bn_rows_avx2(dx, y, g, rows, W, p);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    const int Wo = W / 2;
+    for (int oy = 0; oy < rows / 2; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            const float *r0 = y + (size_t)2 * oy * W, *r1 = r0 + W;
+            float *d0 = dx + (size_t)2 * oy * W, *d1 = d0 + W;
+            float m;
+            const int k = winner(r0, r1, ox, &m);
+            const float gv = g[(size_t)oy * Wo + ox];
+            d0[2 * ox] = unpool_bn1(r0[2 * ox], k == 0, gv, p);
+            d0[2 * ox + 1] = unpool_bn1(r0[2 * ox + 1], k == 1, gv, p);
+            d1[2 * ox] = unpool_bn1(r1[2 * ox], k == 2, gv, p);
+            d1[2 * ox + 1] = unpool_bn1(r1[2 * ox + 1], k == 3, gv, p);
+        }
 }
 
 void svdd__maxpool2d_row(float *y, const float *r0, const float *r1, int Wo, int simd) {

@@ -584,6 +584,22 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
             if (d) per_image(EW_SIGMOID_B, L, B, ws.threads, d, g, L->out);
             break;
         case SVDD__MAXPOOL2D:
+            if (train && !net->layer_by_layer && i - 3 >= stop) {
+                /* conv2d, batch norm, leaky ReLU and this pooling in one go where they apply: d
+                 * becomes the convolution's input gradient, at the end the rule above gives it */
+                const int ci = i - 3;
+                const svdd__layer *Cv = &st->layers[ci];
+                float *dc = NULL;
+                if (ci > 0 || need_input_grad)
+                    dc = g == gb ? gb + net->grad_len - (size_t)B * Cv->in_c * Cv->in_h * Cv->in_w : gb;
+                if (svdd__block_backward(net, Cv, ci > 0 ? st->layers[ci - 1].out : st->input, g, dc, B, &ws)) {
+                    st->layers[ci + 1].sums_ready = 0;
+                    st->layers[ci + 2].restore = 0;
+                    i = ci;
+                    d = dc;
+                    break;
+                }
+            }
             if (d && i - 1 >= stop && st->layers[i - 1].kind == SVDD__LEAKY_RELU && st->layers[i - 1].restore &&
                 (i > 1 || need_input_grad)) {
                 /* the leaky ReLU before it wrote over batch norm's output (its backward works in

@@ -94,6 +94,8 @@ struct svdd_net {
     /* Floats max pooling's backward may add to the gradient buffer to run in one round instead of
      * two (svdd__net_reserve; the tests set 0 to have the rounds) */
     size_t pool_one_round_extra;
+    /* 1: the blocks of svdd__block_backward go layer by layer (the tests compare the two) */
+    int layer_by_layer;
     svdd__workspace ws;
 };
 
@@ -136,6 +138,18 @@ size_t svdd__stack_infer_scratch(const svdd__stack *st);
  * network buffer (the result of the other stack's backward) may be overwritten. */
 float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
                             int need_input_grad, int train);
+
+/* Training's backward of the block conv2d, batch norm, leaky ReLU (over batch norm's output: its
+ * restore flag set), max pooling at L[0..3] in one go (src/nn/block_backward.c): from g, the
+ * pooling's output gradient, to the convolution's weight gradient and input gradient dinp (NULL:
+ * not wanted; never over g), in is the convolution's input. 1 when it ran; 0 where it does not
+ * apply (the convolution off the lanes, or maps larger than its buffers), nothing done. */
+int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, const float *g, float *dinp, int B,
+                         svdd__workspace *ws);
+/* Whether it applies to L[0..3] at batch B as far as the layers go (it also needs the leaky ReLU's
+ * restore flag, and dinp apart from g). Where it ran, the leaky ReLU's output is left as it is
+ * (layer by layer, its backward puts batch norm's output back under it). */
+int svdd__block_backward_applies(const svdd__layer *L, int B);
 
 /* Where a loss on the decoder's output writes its gradient for svdd__stack_backward: the start
  * of the gradient buffer, which nothing holds between a forward and the backward that follows
