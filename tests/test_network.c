@@ -715,9 +715,10 @@ static void test_shared_buffers(void **state) {
 
 /* Training's backward through the MNIST encoder's two blocks (conv2d, batch norm, leaky ReLU, max
  * pooling) in one go (svdd__block_backward) against the same network layer by layer: the same
- * gradients up to the order of batch norm's sums (taken over the pooling's winners instead of
- * every cell), on one and two threads, with and without the input's gradient; and it ran: the
- * blocks' leaky ReLU outputs are left as they are, where layer by layer they are turned back. */
+ * gradients up to the order of batch norm's sums (over the pooling's winners instead of every
+ * cell) and the rounding of xhat * mean(dy xhat), on one, two and three threads, with and
+ * without the input's gradient; and it ran: the blocks' leaky ReLU outputs are left as they
+ * are, where layer by layer they are turned back. */
 static void check_block_backward(int B, int threads, int need_input_grad) {
     svdd_net *net[2];
     svdd_error err;

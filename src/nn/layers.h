@@ -112,9 +112,10 @@ void svdd__maxpool2d_lanes_post(float *dst, size_t ld, const float *x, int H, in
  * g, for rows 0..rows-1 of a plane of width W (both even): per cell, with dy the pooling's and
  * the leaky ReLU's gradient (g at the window's winner, times slope where y <= 0; else 0),
  * dx = r ((dy - mdy) - y q) where y > 0, r ((dy - mdy) - y q_neg) elsewhere: batch norm's
- * r (dy - mean(dy) - xhat mean(dy xhat)) with xhat = y / slope there and q_neg = q / slope (one
- * product instead of a division: within two roundings of the layers' own functions). dx (rows, W)
- * needs 16 floats of room after it on the AVX2 path (simd) when W < 16. */
+ * r (dy - mean(dy) - xhat mean(dy xhat)) with xhat = y / slope there and q_neg = q / slope (a
+ * product instead of a division of every cell: the term within two roundings of y q / slope, as
+ * the layers' division and product leave it). dx (rows, W) needs 16 floats of room after it on
+ * the AVX2 path (simd) when W < 16. */
 typedef struct svdd__unpool_bn {
     float slope, r, mdy, q, q_neg;
 } svdd__unpool_bn;
