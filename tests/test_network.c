@@ -751,6 +751,20 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
         svdd__net_zero_grad(net[k], SVDD_PART_ALL);
         dx[k] = svdd__stack_backward(net[k], &net[k]->enc, dz, B, 0, need_input_grad, 1);
     }
+    /* a second backward after the same forward gives the same gradients bit for bit (the blocks
+     * leave the leaky ReLU outputs, and the flags that say so, as they were) */
+    {
+        const size_t np = net[0]->n_params, nx = need_input_grad ? (size_t)B * D : 0;
+        float *grads1 = malloc((np + nx + 1) * sizeof(float));
+        assert_non_null(grads1);
+        memcpy(grads1, net[0]->grads, np * sizeof(float));
+        if (nx) memcpy(grads1 + np, dx[0], nx * sizeof(float));
+        svdd__net_zero_grad(net[0], SVDD_PART_ALL);
+        dx[0] = svdd__stack_backward(net[0], &net[0]->enc, dz, B, 0, need_input_grad, 1);
+        assert_memory_equal(net[0]->grads, grads1, np * sizeof(float));
+        if (nx) assert_memory_equal(dx[0], grads1 + np, nx * sizeof(float));
+        free(grads1);
+    }
     assert_memory_equal(z[0], z[1], (size_t)B * Z * sizeof(float));
     assert_int_equal(blocks[0], 2);
     assert_int_equal(blocks[1], 2);

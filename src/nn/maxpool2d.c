@@ -83,11 +83,14 @@ INLINE_AVX2 __m256 takes8(__m256 v, __m256 m) {
     return _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ),
                         _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(m, m, _CMP_ORD_Q)));
 }
-INLINE_AVX2 void windows8(const float *r0, const float *r1, int ox, __m256 *a, __m256 *b, __m256 *c, __m256 *d) {
-    __m256 p0 = _mm256_loadu_ps(r0 + 2 * ox), p1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
-    __m256 q0 = _mm256_loadu_ps(r1 + 2 * ox), q1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
+/* The windows' four cells from the row pair's 16 floats p0 p1 over q0 q1. */
+INLINE_AVX2 void split8(__m256 p0, __m256 p1, __m256 q0, __m256 q1, __m256 *a, __m256 *b, __m256 *c, __m256 *d) {
     *a = _mm256_shuffle_ps(p0, p1, 0x88), *b = _mm256_shuffle_ps(p0, p1, 0xDD);
     *c = _mm256_shuffle_ps(q0, q1, 0x88), *d = _mm256_shuffle_ps(q0, q1, 0xDD);
+}
+INLINE_AVX2 void windows8(const float *r0, const float *r1, int ox, __m256 *a, __m256 *b, __m256 *c, __m256 *d) {
+    split8(_mm256_loadu_ps(r0 + 2 * ox), _mm256_loadu_ps(r0 + 2 * ox + 8), _mm256_loadu_ps(r1 + 2 * ox),
+           _mm256_loadu_ps(r1 + 2 * ox + 8), a, b, c, d);
 }
 INLINE_AVX2 __m256 post8(__m256 v, const svdd__pool_post *p) {
     if (!p) return v;
@@ -117,10 +120,9 @@ INLINE_AVX2 void unpool8(float *d0, float *d1, const float *r0, const float *r1,
     __m256 a, b, c, d, k[4];
     windows8(r0, r1, ox, &a, &b, &c, &d);
     winners8(a, b, c, d, k);
-    const __m256 ka = k[0], kb = k[1], kc = k[2], kd = k[3];
     const __m256 gv = swap_middle(_mm256_loadu_ps(g + ox)); /* in the windows' order */
-    const __m256 ga = _mm256_and_ps(ka, gv), gb = _mm256_and_ps(kb, gv), gc = _mm256_and_ps(kc, gv),
-                 gd = _mm256_and_ps(kd, gv);
+    const __m256 ga = _mm256_and_ps(k[0], gv), gb = _mm256_and_ps(k[1], gv), gc = _mm256_and_ps(k[2], gv),
+                 gd = _mm256_and_ps(k[3], gv);
     /* in-lane unpacking puts windows 0 1 | 2 3 and 4 5 | 6 7 back in row order */
     _mm256_storeu_ps(d0 + 2 * ox, _mm256_unpacklo_ps(ga, gb));
     _mm256_storeu_ps(d0 + 2 * ox + 8, _mm256_unpackhi_ps(ga, gb));
@@ -159,10 +161,8 @@ INLINE_AVX2 void unpool_bn8(float *d0, float *d1, const float *r0, const float *
         gv = _mm256_loadu_ps(g + ox);
     } else {
         const __m256i lo = first_lanes(2 * m), hi = first_lanes(2 * m - 8);
-        const __m256 p0 = _mm256_maskload_ps(r0 + 2 * ox, lo), p1 = _mm256_maskload_ps(r0 + 2 * ox + 8, hi);
-        const __m256 q0 = _mm256_maskload_ps(r1 + 2 * ox, lo), q1 = _mm256_maskload_ps(r1 + 2 * ox + 8, hi);
-        a = _mm256_shuffle_ps(p0, p1, 0x88), b = _mm256_shuffle_ps(p0, p1, 0xDD);
-        c = _mm256_shuffle_ps(q0, q1, 0x88), d = _mm256_shuffle_ps(q0, q1, 0xDD);
+        split8(_mm256_maskload_ps(r0 + 2 * ox, lo), _mm256_maskload_ps(r0 + 2 * ox + 8, hi),
+               _mm256_maskload_ps(r1 + 2 * ox, lo), _mm256_maskload_ps(r1 + 2 * ox + 8, hi), &a, &b, &c, &d);
         gv = _mm256_maskload_ps(g + ox, first_lanes(m));
     }
     __m256 k[4];

@@ -522,6 +522,25 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
     return in;
 }
 
+/* Where layer i writes its input gradient in the backward, given its output's gradient g: the
+ * incoming gradient sits at the start or the end of the gradient buffer (or is the caller's); the
+ * outgoing one goes over it where the layer allows, else to the other end. Sizes
+ * (svdd__net_reserve) keep the two ends apart. NULL: the stack's input's, not wanted. */
+static float *grad_dest(const svdd_net *net, const svdd__stack *st, int i, const float *g, int B,
+                        int need_input_grad) {
+    const svdd__layer *L = &st->layers[i];
+    float *const gb = net->grad_block;
+    if (i == 0 && !need_input_grad) return NULL;
+    if (L->out_kind == SVDD__OUT_ALIAS || L->out_kind == SVDD__OUT_FUSED) return (float *)g;
+    if (backward_in_place(L->kind)) {
+        const int g_ours = (uintptr_t)g >= (uintptr_t)gb && (uintptr_t)g < (uintptr_t)(gb + net->grad_len);
+        return g_ours ? (float *)g : gb;
+    }
+    const int up = input_upsampled(st, i);
+    const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w / ((size_t)up * up);
+    return g == gb ? gb + net->grad_len - n_in : gb;
+}
+
 float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, int B, int stop,
                             int need_input_grad, int train) {
     svdd__gemm_single_thread();
@@ -529,25 +548,11 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
     ws.threads = net->threads < net->ws.threads ? net->threads : net->ws.threads;
     const float *g = dout;
     float *result = NULL;
-    float *const gb = net->grad_block;
-    const uintptr_t gb_lo = (uintptr_t)gb, gb_hi = (uintptr_t)(gb + net->grad_len);
     for (int i = st->n - 1; i >= stop; i--) {
         svdd__layer *L = &st->layers[i];
         const float *in = i > 0 ? st->layers[i - 1].out : st->input;
         const int up = input_upsampled(st, i);
-        const size_t n_in = (size_t)B * L->in_c * L->in_h * L->in_w / ((size_t)up * up);
-        /* The incoming gradient sits at the start or the end of the gradient buffer (or is the
-         * caller's); the outgoing one goes over it where the layer allows, else to the other
-         * end. Sizes (svdd__net_reserve) keep the two ends apart. */
-        const int g_ours = (uintptr_t)g >= gb_lo && (uintptr_t)g < gb_hi;
-        float *d;
-        if (L->out_kind == SVDD__OUT_ALIAS || L->out_kind == SVDD__OUT_FUSED)
-            d = (float *)g;
-        else if (backward_in_place(L->kind))
-            d = g_ours ? (float *)g : gb;
-        else
-            d = g == gb ? gb + net->grad_len - n_in : gb;
-        if (i == 0 && !need_input_grad) d = NULL;
+        float *d = grad_dest(net, st, i, g, B, need_input_grad);
         float *dw = net->grads + L->w_off;
         const float *w = net->params + L->w_off;
         switch (L->kind) {
@@ -586,15 +591,14 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
         case SVDD__MAXPOOL2D:
             if (train && !net->layer_by_layer && i - 3 >= stop) {
                 /* conv2d, batch norm, leaky ReLU and this pooling in one go where they apply: d
-                 * becomes the convolution's input gradient, at the end the rule above gives it */
+                 * becomes the convolution's input gradient, where grad_dest puts it. The leaky
+                 * ReLU's output is not turned back, so its restore flag stays: another backward
+                 * after the same forward goes the same way. */
                 const int ci = i - 3;
-                const svdd__layer *Cv = &st->layers[ci];
-                float *dc = NULL;
-                if (ci > 0 || need_input_grad)
-                    dc = g == gb ? gb + net->grad_len - (size_t)B * Cv->in_c * Cv->in_h * Cv->in_w : gb;
-                if (svdd__block_backward(net, Cv, ci > 0 ? st->layers[ci - 1].out : st->input, g, dc, B, &ws)) {
+                float *dc = grad_dest(net, st, ci, g, B, need_input_grad);
+                if (svdd__block_backward(net, &st->layers[ci], ci > 0 ? st->layers[ci - 1].out : st->input, g, dc, B,
+                                         &ws)) {
                     st->layers[ci + 1].sums_ready = 0;
-                    st->layers[ci + 2].restore = 0;
                     i = ci;
                     d = dc;
                     break;
