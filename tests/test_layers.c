@@ -1171,6 +1171,85 @@ static void test_unpool_bn_rows(void **state) {
     assert_true(ties > 100);
 }
 
+/* The same gradient on eight images' row pairs in the lanes: per lane the floats of
+ * svdd__maxpool2d_unpool_bn_rows on the image's own rows (portable), on both paths, with ties;
+ * nothing written between the two output rows. */
+static void test_unpool_bn_lanes(void **state) {
+    (void)state;
+    const int widths[] = {28, 14, 2, 6, 30};
+    const float slope = 0.1f;
+    const svdd__unpool_bn p = {.slope = slope, .r = 1.3f, .mdy = -0.02f, .q = 0.17f, .q_neg = 0.17f / slope};
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        const int W = widths[k], Wo = W / 2;
+        const size_t n = (size_t)2 * W, gap = 24, ld = (size_t)W * 8 + gap;
+        float *y = malloc(8 * n * 4), *g = malloc(8 * (size_t)Wo * 4), *y8 = malloc(8 * n * 4);
+        float *g8 = malloc(8 * (size_t)Wo * 4), *want = malloc(8 * n * 4), *dx8 = malloc((ld + n * 4) * 4);
+        assert_true(y && g && y8 && g8 && want && dx8);
+        svdd_test_fill_uniform(y, 8 * n, -2.0f, 2.0f, 80 + k);
+        for (size_t i = 0; i < 8 * n; i++) y[i] = floorf(y[i] * 2.0f) / 2.0f; /* ties in most windows */
+        svdd_test_fill_uniform(g, 8 * (size_t)Wo, -1.5f, 1.5f, 90 + k);
+        for (int l = 0; l < 8; l++) {
+            svdd__maxpool2d_unpool_bn_rows(want + l * n, y + l * n, g + (size_t)l * Wo, 2, W, &p, 0);
+            for (size_t i = 0; i < n; i++) y8[i * 8 + l] = y[l * n + i];
+            for (int i = 0; i < Wo; i++) g8[(size_t)i * 8 + l] = g[(size_t)l * Wo + i];
+        }
+        for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
+            for (size_t i = 0; i < ld + n * 4; i++) dx8[i] = 1234.5f;
+            svdd__maxpool2d_unpool_bn_lanes(dx8, ld, y8, g8, W, &p, simd);
+            for (int r = 0; r < 2; r++)
+                for (int x = 0; x < W; x++)
+                    for (int l = 0; l < 8; l++) {
+                        const float got = dx8[r * ld + (size_t)x * 8 + l], w = want[l * n + (size_t)r * W + x];
+                        if (!same_float(got, w))
+                            fail_msg("width %d, simd %d: row %d, pixel %d, image %d: %g, want %g", W, simd, r, x, l,
+                                     got, w);
+                    }
+            for (size_t i = (size_t)W * 8; i < ld; i++)
+                if (dx8[i] != 1234.5f) fail_msg("width %d, simd %d: wrote between the rows (%zu)", W, simd, i);
+            for (size_t i = ld + (size_t)W * 8; i < ld + n * 4; i++)
+                if (dx8[i] != 1234.5f) fail_msg("width %d, simd %d: wrote past the second row (%zu)", W, simd, i);
+        }
+        printf("  width %2d: every lane the floats of its own image's rows%s\n", W,
+               svdd__cpu_avx2_fma() ? ", on both paths" : "");
+        free(y), free(g), free(y8), free(g8), free(want), free(dx8);
+    }
+}
+
+/* The forward left in the lanes: image l of group u at out + (u * 8 * per_image) + q * 8 + l, the
+ * floats of svdd__conv2d_forward; whole groups on the direct path only. */
+static void test_conv2d_forward_lanes(void **state) {
+    (void)state;
+    const int shapes[3][5] = {{1, 28, 8, 5, 2}, {8, 14, 4, 5, 2}, {16, 8, 16, 5, 2}};
+    for (int k = 0; k < 3; k++)
+        for (int T = 1; T <= 3; T += 2) {
+            const int B = 24, Cin = shapes[k][0], H = shapes[k][1], Cout = shapes[k][2];
+            const int K = shapes[k][3], P = shapes[k][4];
+            const size_t nin = (size_t)B * Cin * H * H, nw = (size_t)Cout * Cin * K * K, per = (size_t)Cout * H * H;
+            float *x = malloc(nin * 4), *w = malloc(nw * 4), *out = malloc(per * B * 4), *want = malloc(per * B * 4);
+            assert_true(x && w && out && want);
+            svdd_test_fill_uniform(x, nin, -1.0f, 1.0f, 421 + k);
+            svdd_test_fill_uniform(w, nw, -0.2f, 0.2f, 431 + k);
+            const size_t wsz = svdd__conv2d_workspace(B, Cin, H, H, Cout, K, P, T);
+            svdd__workspace ws = {malloc(wsz * 4 + 4), wsz, T};
+            assert_non_null(ws.data);
+            svdd__conv2d_forward(want, x, w, B, Cin, H, H, Cout, K, P, &ws);
+            const int lanes = svdd__conv2d_lanes_backward(B, Cin, Cout, K, P);
+            assert_int_equal(lanes, svdd__cpu_avx2_fma() && k < 2);
+            assert_int_equal(svdd__conv2d_forward_lanes(out, x, w, B - 3, Cin, H, H, Cout, K, P, &ws, NULL, NULL), 0);
+            assert_int_equal(svdd__conv2d_forward_lanes(out, x, w, B, Cin, H, H, Cout, K, P, &ws, NULL, NULL), lanes);
+            for (int b = 0; lanes && b < B; b++)
+                for (size_t q = 0; q < per; q++) {
+                    const float got = out[((size_t)(b / 8) * per + q) * 8 + b % 8], wv = want[(size_t)b * per + q];
+                    if (!same_float(got, wv))
+                        fail_msg("conv2d lanes %d -> %d, %d threads: image %d, value %zu: %g, want %g", Cin, Cout, T, b,
+                                 q, got, wv);
+                }
+            printf("  conv2d left in the lanes: %d -> %d channels, %d thread(s): %s\n", Cin, Cout, T,
+                   lanes ? "every image's floats" : "not taken");
+            free(x), free(w), free(out), free(want), free(ws.data);
+        }
+}
+
 static void test_conv2d_forward_then(void **state) {
     (void)state;
     /* the MNIST encoder's two layers (direct), a wide one (Winograd) */
@@ -1338,6 +1417,7 @@ int main(void) {
         cmocka_unit_test(test_maxpool2d_lanes), cmocka_unit_test(test_batchnorm_groups),
         cmocka_unit_test(test_batchnorm_grad_offset),
         cmocka_unit_test(test_conv2d_forward_then), cmocka_unit_test(test_unpool_bn_rows),
+        cmocka_unit_test(test_unpool_bn_lanes), cmocka_unit_test(test_conv2d_forward_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -473,6 +473,17 @@ static void ref_free(const svdd__stack *st, ref_run *r) {
 
 /* Layer outputs the network keeps must equal the plain ones (a transient one is gone, a fused
  * upsampling never stored). */
+/* A layer's output as the images' own maps: L->out, or where training's forward left it in the
+ * lanes (svdd__block_lanes_applies), a copy out of them (to be freed). */
+static float *images_of(const svdd__layer *L, int B) {
+    if (!L->lanes) return L->out;
+    const size_t n = lsize_out(L);
+    float *x = malloc((size_t)B * n * sizeof(float));
+    assert_non_null(x);
+    svdd__lanes_to_images(x, L->out, B, n);
+    return x;
+}
+
 static void check_outputs(const svdd__stack *st, const ref_run *r, int B, const char *what) {
     for (int i = 0; i < st->n; i++) {
         const svdd__layer *L = &st->layers[i];
@@ -480,8 +491,11 @@ static void check_outputs(const svdd__stack *st, const ref_run *r, int B, const 
         /* an overwritten product output now holds the next layer's */
         if (i + 1 < st->n && st->layers[i + 1].out_kind == SVDD__OUT_INPLACE) continue;
         assert_non_null(r->out[i]);
-        if (memcmp(L->out, r->out[i], (size_t)B * lsize_out(L) * sizeof(float)) != 0)
+        const size_t n = (size_t)B * lsize_out(L);
+        float *seen = images_of(L, B);
+        if (memcmp(seen, r->out[i], n * sizeof(float)) != 0)
             fail_msg("%s: layer %d (%s) output differs", what, i, L->name);
+        if (seen != L->out) free(seen);
         if (L->kind == SVDD__BATCHNORM && r->mean[i] &&
             (memcmp(L->mean, r->mean[i], (size_t)L->in_c * sizeof(float)) != 0 ||
              memcmp(L->rstd, r->rstd[i], (size_t)L->in_c * sizeof(float)) != 0))
@@ -574,8 +588,10 @@ static void check_shared_buffers(const char *name, int B, int train, int threads
             assert_non_null(r->out[i - 1]);
             if (train && i >= 2 && svdd__block_backward_applies(&st->layers[i - 2], B)) {
                 assert_non_null(r->out[i]);
-                if (memcmp(L->out, r->out[i], n * sizeof(float)) != 0)
+                float *seen = images_of(L, B);
+                if (memcmp(seen, r->out[i], n * sizeof(float)) != 0)
                     fail_msg("%s: layer %d (%s): the block's leaky ReLU output changed", what, i, L->name);
+                if (seen != L->out) free(seen);
                 continue;
             }
             const double d = rel_diff(L->out, r->out[i - 1], n);
@@ -742,6 +758,9 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
         for (int i = 0; i + 3 < st->n; i++) {
             if (!svdd__block_backward_applies(&st->layers[i], B)) continue;
             assert_true(blocks[k] < 2);
+            /* the forward left the block's maps in the lanes, except layer by layer */
+            for (int j = 0; j < 3; j++) assert_int_equal(st->layers[i + j].lanes, !k);
+            assert_int_equal(st->layers[i + 3].lanes, 0);
             const size_t n = (size_t)B * lsize_out(&st->layers[i + 2]);
             at[blocks[k]] = i;
             kept[k][blocks[k]] = malloc(n * sizeof(float));
@@ -768,6 +787,15 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
     assert_memory_equal(z[0], z[1], (size_t)B * Z * sizeof(float));
     assert_int_equal(blocks[0], 2);
     assert_int_equal(blocks[1], 2);
+    /* the forward in the lanes: the same pooled maps and statistics as layer by layer */
+    for (int b = 0; b < 2; b++) {
+        const svdd__layer *N0 = &net[0]->enc.layers[at[b] + 1], *N1 = &net[1]->enc.layers[at[b] + 1];
+        const svdd__layer *P0 = &net[0]->enc.layers[at[b] + 3], *P1 = &net[1]->enc.layers[at[b] + 3];
+        assert_memory_equal(N0->mean, N1->mean, (size_t)N0->in_c * sizeof(float));
+        assert_memory_equal(N0->rstd, N1->rstd, (size_t)N0->in_c * sizeof(float));
+        assert_memory_equal(P0->out, P1->out, (size_t)B * lsize_out(P0) * sizeof(float));
+    }
+    assert_memory_equal(net[0]->state, net[1]->state, net[0]->n_state * sizeof(float));
     /* it ran: the leaky ReLU outputs as the forward left them; layer by layer batch norm's are
      * back under them (below 0, y / slope) */
     for (int b = 0; b < 2; b++) {
@@ -801,6 +829,42 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
     free(x), free(dz);
 }
 
+/* A backward that stops inside the first block (stop = 1: the gradient of the convolution's
+ * output) cannot take it in one go: the maps come out of the lanes first, and the layers below
+ * give what the network layer by layer gives. The second block still goes in one go. */
+static void check_block_fallback(int B, int threads) {
+    svdd_net *net[2];
+    svdd_error err;
+    const size_t D = 28 * 28, Z = 32;
+    float *x = malloc((size_t)B * D * sizeof(float)), *dz = malloc((size_t)B * Z * sizeof(float)), *d[2];
+    assert_true(x && dz);
+    svdd_test_fill_uniform(x, (size_t)B * D, 0, 1, 43);
+    svdd_test_fill_uniform(dz, (size_t)B * Z, -1, 1, 44);
+    for (int k = 0; k < 2; k++) {
+        net[k] = make("mnist-lenet");
+        net[k]->layer_by_layer = k;
+        assert_int_equal(svdd_net_set_threads(net[k], threads, &err), SVDD_OK);
+        assert_int_equal(svdd__net_reserve(net[k], B, &err), SVDD_OK);
+        (void)svdd__stack_forward(net[k], &net[k]->enc, x, B, 1);
+        assert_int_equal(net[k]->enc.layers[2].lanes, !k);
+        svdd__net_zero_grad(net[k], SVDD_PART_ALL);
+        d[k] = svdd__stack_backward(net[k], &net[k]->enc, dz, B, 1, 1, 1);
+    }
+    const svdd__stack *st = &net[0]->enc;
+    assert_int_equal(st->layers[0].lanes + st->layers[1].lanes + st->layers[2].lanes, 0);
+    assert_int_equal(st->layers[6].lanes, 1); /* the second block: in one go, left in the lanes */
+    const size_t n = (size_t)B * lsize_out(&st->layers[0]);
+    const double dd = rel_diff(d[0], d[1], n);
+    const double dp = rel_diff(net[0]->grads, net[1]->grads, net[0]->n_params);
+    const double dr = rel_diff(st->layers[2].out, net[1]->enc.layers[2].out, n);
+    printf("  batch %d, %d thread%s, stopping in the first block: its output gradient within %.2e, the weights' "
+           "within %.2e, batch norm's output back within %.2e\n",
+           B, threads, threads > 1 ? "s" : "", dd, dp, dr);
+    assert_true(dd <= 2e-6 && dp <= 2e-6 && dr <= 1e-6);
+    svdd_net_free(net[0]), svdd_net_free(net[1]);
+    free(x), free(dz);
+}
+
 static void test_block_backward(void **state) {
     (void)state;
     if (!svdd__cpu_avx2_fma()) {
@@ -811,6 +875,8 @@ static void test_block_backward(void **state) {
     check_block_backward(200, 2, 0);
     check_block_backward(64, 1, 0);
     check_block_backward(16, 3, 1);
+    check_block_fallback(64, 2);
+    check_block_fallback(16, 1);
 }
 
 int main(void) {

@@ -273,6 +273,12 @@ void svdd__conv2d_backward_as(float *dinp, float *dw, const float *dout, const f
  * path on AVX2, whole groups): 1; else nothing done, 0. The floats of svdd__conv2d_backward_as
  * given the same output gradient. */
 typedef void (*svdd__lanes_dout_fn)(const void *ctx, int b0, float *g8, size_t grow, size_t gplane);
+/* The forward on the lanes with the output left in them: out (B/8, Cout, Ho, Wo, 8), each group of
+ * eight images one per lane (no scatter; src/nn/block_backward.c reads it so), then run as in
+ * svdd__conv2d_forward_then. Only where svdd__conv2d_lanes_backward(B, ...): 1; else nothing
+ * done, 0. Per image the floats of svdd__conv2d_forward. */
+int svdd__conv2d_forward_lanes(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout,
+                               int K, int P, svdd__workspace *ws, svdd__unit_fn then, const void *then_ctx);
 int svdd__conv2d_lanes_backward(int B, int Cin, int Cout, int K, int P);
 int svdd__conv2d_backward_from(float *dinp, float *dw, svdd__lanes_dout_fn dout_fn, const void *dout_ctx,
                                const float *inp, const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
@@ -308,6 +314,7 @@ typedef struct svdd__bn_groups {
     const float *x;  /* the forward: batch norm's input; the backward: its output (B, C, S) */
     const float *dy; /* the backward: the gradient of its output */
     int B, C, S, simd;
+    int lanes; /* the forward: x as svdd__conv2d_forward_lanes leaves it, (B/8, C, S, 8) */
 } svdd__bn_groups;
 /* svdd__unit_fns (ctx: an svdd__bn_groups): group g's figures from its images of x; group g's
  * sums of dy and dy * x for the backward. */
@@ -332,6 +339,15 @@ void svdd__batchnorm_grad_means(float *mdy, float *mdyx, const double *sums, int
 void svdd__batchnorm_forward_groups(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
                                     const float *inp, int B, int C, int H, int W, float eps, float momentum, int act,
                                     float slope, float *pool, int threads, int simd, const double *stats);
+/* The same over maps in the lanes, inp and out (B/8, C, H, W, 8) (svdd__conv2d_forward_lanes, with
+ * the statistics from svdd__batchnorm_group_stats on lanes), with the leaky ReLU and the pooling:
+ * pool (B, C, H/2, W/2) as the images' own maps. B a multiple of 8, W and H even, W / 2 at most
+ * SVDD__LANES_POOL_MAX. Per value the floats of svdd__batchnorm_forward_groups given the same
+ * statistics. */
+#define SVDD__LANES_POOL_MAX 64
+void svdd__batchnorm_lrelu_pool_lanes(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                      const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                      float slope, float *pool, int threads, const double *stats);
 /* simd = 1 (only when svdd__cpu_avx2_fma()): eight windows at a time (src/nn/maxpool2d.c). */
 void svdd__maxpool2d_forward_as(float *out, const float *inp, int B, int C, int H, int W, int simd);
 void svdd__maxpool2d_backward_as(float *dinp, const float *dout, const float *inp, int B, int C, int H, int W,

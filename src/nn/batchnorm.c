@@ -540,21 +540,27 @@ size_t svdd__batchnorm_group_doubles(int C, int B) {
 void svdd__batchnorm_group_stats(const void *groups, int thread, int g) {
     const svdd__bn_groups *q = groups;
     (void)thread;
-    const int b0 = g * SVDD__BN_GROUP, b1 = svdd__group_end(g, SVDD__BN_GROUP, q->B);
+    int b0 = g * SVDD__BN_GROUP, b1 = svdd__group_end(g, SVDD__BN_GROUP, q->B), S = q->S;
     double *st = q->stats + (size_t)g * 2 * q->C;
+    const float *x = q->x;
+    if (q->lanes) {
+        /* a channel of the group is one stretch of 8 S values: the group as one image of them */
+        x += (size_t)b0 * q->C * S;
+        b0 = 0, b1 = 1, S *= SVDD__BN_GROUP;
+    }
 #if BN_AVX2
     if (q->simd) {
-        group_stats_avx2(st, q->x, b0, b1, q->C, q->S);
+        group_stats_avx2(st, x, b0, b1, q->C, S);
         return;
     }
 #endif
-    group_stats_any(st, q->x, b0, b1, q->C, q->S);
+    group_stats_any(st, x, b0, b1, q->C, S);
 }
 
-void svdd__batchnorm_forward_groups(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
-                                    const float *inp, int B, int C, int H, int W, float eps, float momentum, int act,
-                                    float slope, float *pool, int threads, int simd, const double *stats) {
-    const int S = H * W, U = bn_groups(B);
+/* The batch's statistics from every group's figures, combined in group order. */
+static void groups_statistics(float *mean, float *rstd, float *run_mean, float *run_var, int B, int C, int S, float eps,
+                              float momentum, const double *stats) {
+    const int U = bn_groups(B);
     const size_t n = (size_t)B * S;
     for (int c = 0; c < C; c++) {
         double sum = 0.0, ss = 0.0;
@@ -566,10 +572,81 @@ void svdd__batchnorm_forward_groups(float *out, float *mean, float *rstd, float 
         }
         channel_stats(mean, rstd, run_mean, run_var, c, mu, ss, n, eps, momentum);
     }
+}
+
+void svdd__batchnorm_forward_groups(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                    const float *inp, int B, int C, int H, int W, float eps, float momentum, int act,
+                                    float slope, float *pool, int threads, int simd, const double *stats) {
+    const int U = bn_groups(B);
+    groups_statistics(mean, rstd, run_mean, run_var, B, C, H * W, eps, momentum, stats);
     const svdd__bn_fuse fuse = {act, slope, pool, simd};
     images_pass q = {.kind = PASS_NORMALISE, .B = B, .C = C, .H = H, .W = W, .U = U, .x = inp, .out = out,
                      .mean = mean, .rstd = rstd, .fuse = &fuse};
     groups_pass(&q, threads, simd);
+}
+
+/* ---- Maps in the lanes (svdd__conv2d_forward_lanes) ----
+ * A channel of a group is one stretch of eight images' values, (H, W, 8): normalised and through
+ * the leaky ReLU as one plane of 8 H W values (the same operations on each as in normalise_plane),
+ * then pooled a row of windows at a time, each window a maximum of four vectors, and the pooled
+ * row turned into the eight images' own rows (a quarter of the maps: the only transpose of the
+ * forward left to these layers). */
+typedef struct lanes_pass {
+    float *out, *pool;
+    const float *x, *mean, *rstd;
+    float slope;
+    int C, H, W, simd;
+} lanes_pass;
+
+ALWAYS_INLINE void lanes_group(const lanes_pass *q, int g) {
+    const int C = q->C, H = q->H, W = q->W, Wo = W / 2, Ho = H / 2;
+    const size_t S = (size_t)H * W, Sp = (size_t)Ho * Wo;
+    const svdd__bn_fuse fuse = {1, q->slope, NULL, q->simd};
+    /* pooled rows, as many as fit, turned out of the lanes together: an image's rows are one
+     * stretch, and the transposes take eight pixels at a time (a row of 7 or 14 alone went mostly
+     * one float at a time) */
+    float rows[4 * SVDD__LANES_POOL_MAX * SVDD__BN_GROUP];
+    const int R = 4 * SVDD__LANES_POOL_MAX / Wo;
+    for (int c = 0; c < C; c++) {
+        const size_t off = ((size_t)g * C + c) * S * SVDD__BN_GROUP;
+        float *y = q->out + off, *pool = q->pool + ((size_t)g * SVDD__BN_GROUP * C + c) * Sp;
+        normalise_plane(y, q->x + off, q->mean[c], q->rstd[c], SVDD__BN_GROUP * H, W, &fuse, NULL);
+        for (int oy0 = 0; oy0 < Ho; oy0 += R) {
+            const int nr = Ho - oy0 < R ? Ho - oy0 : R;
+            svdd__maxpool2d_lanes_post(rows, (size_t)Wo * SVDD__BN_GROUP, y + (size_t)2 * oy0 * W * SVDD__BN_GROUP,
+                                       2 * nr, W, NULL, 1, q->simd);
+            svdd__lanes_scatter(pool + (size_t)oy0 * Wo, (size_t)C * Sp, rows, nr * Wo, q->simd);
+        }
+    }
+}
+
+static void lanes_group_any(const void *q, int thread, int g) {
+    (void)thread;
+    lanes_group(q, g);
+}
+
+#if BN_AVX2
+TARGET_AVX2 static void lanes_group_avx2(const void *q, int thread, int g) {
+    (void)thread;
+    lanes_group(q, g);
+}
+#endif
+
+void svdd__batchnorm_lrelu_pool_lanes(float *out, float *mean, float *rstd, float *run_mean, float *run_var,
+                                      const float *inp, int B, int C, int H, int W, float eps, float momentum,
+                                      float slope, float *pool, int threads, const double *stats) {
+    const int U = B / SVDD__BN_GROUP;
+    if (U <= 0 || W / 2 > SVDD__LANES_POOL_MAX) return; /* not reached: the callers' conditions */
+    groups_statistics(mean, rstd, run_mean, run_var, B, C, H * W, eps, momentum, stats);
+    const int simd = svdd__cpu_avx2_fma();
+    const lanes_pass q = {.out = out, .pool = pool, .x = inp, .mean = mean, .rstd = rstd, .slope = slope, .C = C,
+                          .H = H, .W = W, .simd = simd};
+    const int T = bn_threads((size_t)B * C * H * W, threads > U ? U : threads);
+    svdd__unit_fn run = lanes_group_any;
+#if BN_AVX2
+    if (simd) run = lanes_group_avx2;
+#endif
+    svdd__run_units(U, T, NULL, run, &q);
 }
 
 /* The backward's sums the same way: the layer after batch norm (the pooling with the leaky ReLU's

@@ -31,7 +31,7 @@
 #define CHANNELS_MAX 64
 
 typedef struct block_call {
-    const float *a;           /* (B, C, H, W): the leaky ReLU's output, over batch norm's */
+    const float *a;           /* (B, C, H, W) or in the lanes: the leaky ReLU's output, over batch norm's */
     const float *g;           /* (B, C, H/2, W/2): the pooling's output gradient */
     const float *p;           /* (B, C, H/2, W/2): the pooling's output */
     const float *rstd;        /* batch norm's, (C) */
@@ -82,6 +82,26 @@ static void dout_group(const void *ctx, int b0, float *g8, size_t grow, size_t g
     }
 }
 
+/* Pass 2 with the leaky ReLU's output in the lanes (svdd__block_lanes_applies): straight into
+ * the convolution's lanes, a row pair at a time; only the pooled rows' gradients are gathered. */
+static void dout_group_lanes(const void *ctx, int b0, float *g8, size_t grow, size_t gplane) {
+    const block_call *k = ctx;
+    const int C = k->C, H = k->H, W = k->W, Wo = W / 2;
+    const size_t S = (size_t)H * W, Sp = (size_t)(H / 2) * Wo;
+    const float *a8 = k->a + (size_t)b0 * C * S; /* the group's (C, H, W, 8) */
+    float gl[SVDD__LANES8 * BAND_MAX / 2];
+    for (int c = 0; c < C; c++) {
+        const svdd__unpool_bn u = {.slope = k->slope, .r = k->rstd[c], .mdy = k->mdy[c], .q = k->mdyx[c],
+                                   .q_neg = k->mdyx[c] / k->slope};
+        for (int oy = 0; oy < H / 2; oy++) {
+            svdd__lanes_gather(gl, k->g + ((size_t)b0 * C + c) * Sp + (size_t)oy * Wo, (size_t)C * Sp, Wo, k->simd);
+            svdd__maxpool2d_unpool_bn_lanes(g8 + (size_t)c * gplane + (size_t)2 * oy * grow, grow,
+                                            a8 + ((size_t)c * S + (size_t)2 * oy * W) * SVDD__LANES8, gl, W, &u,
+                                            k->simd);
+        }
+    }
+}
+
 int svdd__block_backward_applies(const svdd__layer *L, int B) {
     const svdd__layer *conv = L, *bn = L + 1, *act = L + 2, *pool = L + 3;
     if (conv->kind != SVDD__CONV2D || bn->kind != SVDD__BATCHNORM || act->kind != SVDD__LEAKY_RELU ||
@@ -107,6 +127,7 @@ int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, c
     double scratch[2 * CHANNELS_MAX];
     int R = BAND_MAX / W;
     R = (R < H ? R : H) & ~1;
+    if (act->lanes && !(conv->lanes && bn->lanes)) return 0; /* not reached: the forward sets all three */
     const block_call k = {.a = act->out, .g = g, .p = pool->out, .rstd = bn->rstd, .mdy = mdy, .mdyx = mdyx,
                           .sums = net->bn_stats, .slope = act->slope, .B = B, .C = C, .H = H, .W = W, .R = R,
                           .simd = svdd__cpu_avx2_fma()};
@@ -114,6 +135,34 @@ int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, c
     const int T = (size_t)B * C * H * W < SVDD__PARALLEL_MIN_FLOATS ? 1 : ws->threads < U ? ws->threads : U;
     svdd__run_units(U, T, NULL, sums_group, &k);
     svdd__batchnorm_grad_means(mdy, mdyx, net->bn_stats, B, C, H * W, scratch);
-    return svdd__conv2d_backward_from(dinp, net->grads + conv->w_off, dout_group, &k, in, net->params + conv->w_off, B,
-                                      conv->in_c, conv->in_h, conv->in_w, conv->out_c, conv->k, conv->pad, ws);
+    return svdd__conv2d_backward_from(dinp, net->grads + conv->w_off, act->lanes ? dout_group_lanes : dout_group, &k,
+                                      in, net->params + conv->w_off, B, conv->in_c, conv->in_h, conv->in_w,
+                                      conv->out_c, conv->k, conv->pad, ws);
+}
+
+int svdd__block_lanes_applies(const svdd_net *net, const svdd__layer *L, int B) {
+    const svdd__layer *bn = L + 1;
+    const size_t maps = (size_t)SVDD__LANES8 * bn->in_c * bn->in_h * bn->in_w;
+    return !net->layer_by_layer && svdd__block_backward_applies(L, B) && bn->in_w / 2 <= SVDD__LANES_POOL_MAX &&
+           SVDD__BN_GROUP == SVDD__LANES8 && net->ws.size >= maps;
+}
+
+void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n) {
+    const int simd = svdd__cpu_avx2_fma();
+    for (int b0 = 0; b0 + SVDD__LANES8 <= B; b0 += SVDD__LANES8)
+        for (size_t q = 0; q < n; q += 1024) {
+            /* (in pieces: svdd__lanes_scatter counts in int) */
+            const size_t m = n - q < 1024 ? n - q : 1024;
+            svdd__lanes_scatter(dst + (size_t)b0 * n + q, n, x + (size_t)b0 * n + q * SVDD__LANES8, (int)m, simd);
+        }
+}
+
+void svdd__block_maps_to_images(svdd__layer *L, int B, float *scratch) {
+    svdd__layer *act = L + 2;
+    const size_t n = (size_t)act->out_c * act->out_h * act->out_w, group = n * SVDD__LANES8;
+    for (int b0 = 0; b0 + SVDD__LANES8 <= B; b0 += SVDD__LANES8) {
+        memcpy(scratch, act->out + (size_t)b0 * n, group * sizeof(float));
+        svdd__lanes_to_images(act->out + (size_t)b0 * n, scratch, SVDD__LANES8, n);
+    }
+    L->lanes = L[1].lanes = act->lanes = 0;
 }

@@ -109,6 +109,7 @@ typedef struct conv2d_call {
     float *groups; /* direct backward: one weight gradient per group */
     svdd__unit_fn then; /* direct forward: run on each group after it (svdd__conv2d_forward_then) */
     const void *then_ctx;
+    int lanes_out;      /* direct forward: every group whole, left in the lanes (svdd__conv2d_forward_lanes) */
     svdd__lanes_dout_fn dout_fn; /* direct backward: makes each group's output gradient, or NULL */
     const void *dout_ctx;
 } conv2d_call;
@@ -143,7 +144,10 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     const size_t nx = svdd__round16((size_t)c->Cin * (c->H + 2 * c->P) * (c->W + 2 * c->P) * 8);
     float *xp8 = pad + lanes_offset(c->Cin, c->H, c->W, c->Cout, c->K, c->P, 0);
     const int b0 = gi * SVDD__DIRECT_GROUP, b1 = svdd__group_end(gi, SVDD__DIRECT_GROUP, c->B);
-    if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
+    if (c->lanes_out) {
+        svdd__lanes_gather_images(xp8, c->inp + b0 * in_sz, in_sz, c->Cin, c->H, c->W, c->P, 1);
+        svdd__conv_lanes_forward(c->out + b0 * out_sz, xp8, c->w, c->Cin, c->H, c->W, c->Cout, c->K, c->P, 1);
+    } else if (c->simd && SVDD__DIRECT_GROUP == 8 && b1 - b0 == 8) {
         svdd__conv_lanes_images(c->out + b0 * out_sz, out_sz, c->inp + b0 * in_sz, in_sz, c->w, c->Cin, c->H, c->W,
                                 c->Cout, c->K, c->P, 1, xp8, xp8 + nx);
     } else {
@@ -154,16 +158,19 @@ static void direct_forward_group(const void *ctx, int t, int gi) {
     if (c->then) c->then(c->then_ctx, t, gi);
 }
 
-/* then: see svdd__conv2d_forward_then; 1 when it ran. */
+/* then: see svdd__conv2d_forward_then; 1 when it ran. lanes_out: only where
+ * svdd__conv2d_lanes_backward holds. */
 static int forward(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout, int K, int P,
-                   svdd__workspace *ws, svdd__conv_path path, svdd__unit_fn then, const void *then_ctx) {
+                   svdd__workspace *ws, svdd__conv_path path, svdd__unit_fn then, const void *then_ctx,
+                   int lanes_out) {
     const int Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
     int simd;
     if (svdd__conv_direct_wanted(path, Cin, Cout, K, P, &simd)) {
         const svdd__batch_plan pl = direct_plan(B, ws->threads, Cin, H, W, Cout, K, P, 0);
         const conv2d_call c = {.out = out, .inp = inp, .w = w, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .K = K,
                                .P = P, .Ho = Ho, .Wo = Wo, .S = (size_t)Ho * Wo, .simd = simd, .B = B,
-                               .ws = ws->data, .slice = pl.slice, .then = then, .then_ctx = then_ctx};
+                               .ws = ws->data, .slice = pl.slice, .then = then, .then_ctx = then_ctx,
+                               .lanes_out = lanes_out};
         svdd__run_units(svdd__conv_direct_groups(B), pl.threads, direct_forward_prep, direct_forward_group, &c);
         return then != NULL;
     }
@@ -180,12 +187,19 @@ static int forward(float *out, const float *inp, const float *w, int B, int Cin,
 
 void svdd__conv2d_forward_as(float *out, const float *inp, const float *w, int B, int Cin, int H, int W,
                              int Cout, int K, int P, svdd__workspace *ws, svdd__conv_path path) {
-    (void)forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, path, NULL, NULL);
+    (void)forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, path, NULL, NULL, 0);
 }
 
 int svdd__conv2d_forward_then(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout,
                               int K, int P, svdd__workspace *ws, svdd__unit_fn then, const void *then_ctx) {
-    return forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO, then, then_ctx);
+    return forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO, then, then_ctx, 0);
+}
+
+int svdd__conv2d_forward_lanes(float *out, const float *inp, const float *w, int B, int Cin, int H, int W, int Cout,
+                               int K, int P, svdd__workspace *ws, svdd__unit_fn then, const void *then_ctx) {
+    if (!svdd__conv2d_lanes_backward(B, Cin, Cout, K, P)) return 0;
+    (void)forward(out, inp, w, B, Cin, H, W, Cout, K, P, ws, SVDD__CONV_AUTO, then, then_ctx, 1);
+    return 1;
 }
 
 /* Images [b0, b0 + nb); scratch: col and dcol (R, nb_max*S), doutc (Cout, nb_max*S). */

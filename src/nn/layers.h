@@ -121,6 +121,11 @@ typedef struct svdd__unpool_bn {
 } svdd__unpool_bn;
 void svdd__maxpool2d_unpool_bn_rows(float *dx, const float *y, const float *g, int rows, int W,
                                     const svdd__unpool_bn *p, int simd);
+/* The same for one row pair of eight images' planes in the lanes: y (2, W, 8), the pooled row's
+ * gradient g (W/2, 8), dx's two rows (W, 8) each ld floats apart. Per lane the floats of
+ * svdd__maxpool2d_unpool_bn_rows; the AVX2 path (simd) and the portable one give the same. */
+void svdd__maxpool2d_unpool_bn_lanes(float *dx, size_t ld, const float *y, const float *g, int W,
+                                     const svdd__unpool_bn *p, int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

@@ -442,7 +442,16 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
         switch (L->kind) {
         case SVDD__CONV2D: {
             svdd__layer *N = i + 1 < st->n ? &st->layers[i + 1] : NULL;
-            if (train && ws.threads > 1 && N && N->kind == SVDD__BATCHNORM) {
+            const int lanes = train && i + 3 < st->n && svdd__block_lanes_applies(net, L, B);
+            for (int j = 0; j < 3 && i + j < st->n; j++) st->layers[i + j].lanes = lanes;
+            if (lanes) {
+                /* the block's maps stay in the lanes, and batch norm's statistics come group by
+                 * group from there on any number of threads */
+                const svdd__bn_groups q = {.stats = net->bn_stats, .x = o, .B = B, .C = N->in_c,
+                                           .S = N->in_h * N->in_w, .simd = 1, .lanes = 1};
+                N->sums_ready = svdd__conv2d_forward_lanes(o, in, w, B, L->in_c, L->in_h, L->in_w, L->out_c, L->k,
+                                                           L->pad, &ws, svdd__batchnorm_group_stats, &q);
+            } else if (train && ws.threads > 1 && N && N->kind == SVDD__BATCHNORM) {
                 /* the batch norm's statistics group by group, as the convolution writes them (see
                  * sums_ready in network.h) */
                 const svdd__bn_groups q = {.stats = net->bn_stats, .x = o, .B = B, .C = N->in_c,
@@ -468,7 +477,11 @@ const float *svdd__stack_forward_from(svdd_net *net, svdd__stack *st, const floa
                  * norm's last pass (its output is read by nothing else) */
                 svdd__layer *A = &st->layers[i + 1], *P = pool_after(st, i + 1);
                 const int simd = svdd__cpu_avx2_fma();
-                if (train && L->sums_ready)
+                if (train && L->lanes && L->sums_ready && P)
+                    svdd__batchnorm_lrelu_pool_lanes(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h, L->in_w,
+                                                     L->eps, L->momentum, A->slope, P->out, ws.threads,
+                                                     net->bn_stats);
+                else if (train && L->sums_ready)
                     svdd__batchnorm_forward_groups(o, L->mean, L->rstd, rm, rv, in, B, L->in_c, L->in_h, L->in_w,
                                                    L->eps, L->momentum, 1, A->slope, P ? P->out : NULL, ws.threads,
                                                    simd, net->bn_stats);
@@ -604,6 +617,8 @@ float *svdd__stack_backward(svdd_net *net, svdd__stack *st, const float *dout, i
                     break;
                 }
             }
+            if (i >= 3 && st->layers[i - 1].lanes)
+                svdd__block_maps_to_images(&st->layers[i - 3], B, ws.data); /* the layers below read them so */
             if (d && i - 1 >= stop && st->layers[i - 1].kind == SVDD__LEAKY_RELU && st->layers[i - 1].restore &&
                 (i > 1 || need_input_grad)) {
                 /* the leaky ReLU before it wrote over batch norm's output (its backward works in

@@ -62,6 +62,8 @@ typedef struct svdd__layer {
     /* batch norm: the layer next to it took its sums group by group (bn_stats), in the forward
      * the convolution before it, in the backward the pooling after it */
     int sums_ready;
+    /* training's forward left the output in the lanes (svdd__block_lanes_applies) */
+    int lanes;
 } svdd__layer;
 
 typedef struct svdd__stack {
@@ -150,6 +152,18 @@ int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, c
  * restore flag, and dinp apart from g). Where it ran, the leaky ReLU's output is left as it is
  * (layer by layer, its backward puts batch norm's output back under it). */
 int svdd__block_backward_applies(const svdd__layer *L, int B);
+/* Whether training's forward keeps such a block's maps in the lanes: the convolution's output, and
+ * batch norm's and the leaky ReLU's over it, as (B/8, C, H, W, 8), eight images one per lane
+ * (svdd__conv2d_forward_lanes, svdd__batchnorm_lrelu_pool_lanes); the pooling's output stays the
+ * images' own. The backward then reads them there (no transposes of the large maps either way).
+ * It sets the three layers' `lanes` flags; svdd__block_maps_to_images puts the maps back into
+ * the images' own layout (a backward that cannot take the block in one go, and the tests). */
+int svdd__block_lanes_applies(const svdd_net *net, const svdd__layer *L, int B);
+/* The leaky ReLU's output of the block at L, in the lanes, to (B, C, H, W) in place; clears the
+ * flags. scratch: 8 C H W floats. */
+void svdd__block_maps_to_images(svdd__layer *L, int B, float *scratch);
+/* x (B/8, n, 8) to dst (B, n): eight images' values at a time out of the lanes. */
+void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n);
 
 /* Where a loss on the decoder's output writes its gradient for svdd__stack_backward: the start
  * of the gradient buffer, which nothing holds between a forward and the backward that follows
