@@ -17,7 +17,13 @@
  * One pass over the large maps instead of five. The gradients differ from the layers' by the
  * order of batch norm's sums (windows, not cells) and the rounding of xhat * mean(dy xhat) (one
  * product instead of a division where the leaky ReLU's output is negative): test_block_backward
- * compares the two. */
+ * compares the two.
+ *
+ * Where training's forward kept the block's maps in the lanes (svdd__block_lanes_applies: the
+ * convolution's output, batch norm's and the leaky ReLU's over it, as (C, H, W, 8) per group of
+ * eight images), pass 2 reads the leaky ReLU's output there and writes straight into the
+ * convolution's lanes (svdd__maxpool2d_unpool_bn_lanes): the large maps are not transposed in
+ * either direction. */
 #include <string.h>
 
 #include "layers.h"

@@ -15,7 +15,8 @@
  * group's weight gradient kept apart and the groups' added in order: the same floats whichever
  * thread ran a group. The forward can run a function of the caller's on each group right after
  * writing it, on the same thread (svdd__conv2d_forward_then: batch norm's statistics, while the
- * group's maps are in the cache).
+ * group's maps are in the cache), and leave its output in the lanes, eight images to a vector
+ * (svdd__conv2d_forward_lanes: for the blocks that keep their maps there, src/nn/block_backward.c).
  *
  * The 5x5, padding-2 layers with at least 16 channels on each side (those of the CIFAR-10
  * networks) take Winograd's F(2x2, 5x5) (src/kernels/winograd*.c): 36 products per 2x2 tile and
