@@ -1195,7 +1195,7 @@ static void test_unpool_bn_lanes(void **state) {
         }
         for (int simd = 0; simd <= svdd__cpu_avx2_fma(); simd++) {
             for (size_t i = 0; i < ld + n * 4; i++) dx8[i] = 1234.5f;
-            svdd__maxpool2d_unpool_bn_lanes(dx8, ld, y8, g8, W, &p, simd);
+            svdd__maxpool2d_unpool_bn_lanes(dx8, ld, y8, g8, W, &p, simd ? y8 : NULL, simd);
             for (int r = 0; r < 2; r++)
                 for (int x = 0; x < W; x++)
                     for (int l = 0; l < 8; l++) {

@@ -123,9 +123,10 @@ void svdd__maxpool2d_unpool_bn_rows(float *dx, const float *y, const float *g, i
                                     const svdd__unpool_bn *p, int simd);
 /* The same for one row pair of eight images' planes in the lanes: y (2, W, 8), the pooled row's
  * gradient g (W/2, 8), dx's two rows (W, 8) each ld floats apart. Per lane the floats of
- * svdd__maxpool2d_unpool_bn_rows; the AVX2 path (simd) and the portable one give the same. */
+ * svdd__maxpool2d_unpool_bn_rows; the AVX2 path (simd) and the portable one give the same. pf:
+ * two rows laid out as y's, fetched into the cache meanwhile (the caller's next ones), or NULL. */
 void svdd__maxpool2d_unpool_bn_lanes(float *dx, size_t ld, const float *y, const float *g, int W,
-                                     const svdd__unpool_bn *p, int simd);
+                                     const svdd__unpool_bn *p, const float *pf, int simd);
 
 /* ---- upsample2d: torch.nn.functional.interpolate(x, scale_factor=2), mode 'nearest' ----
  * inp (B,C,H,W), out (B,C,2H,2W). */

@@ -5,7 +5,6 @@
  * it (chosen at run time), four with SSE2 (every x86-64 CPU has it); the scalar path does the rest
  * and other machines. The winner of a window is the first maximum in row-major order, NaN
  * winning, as in PyTorch's CPU kernel. */
-#include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -196,18 +195,17 @@ TARGET_AVX2 static void unpool_bn_rows_avx2(float *dx, const float *y, const flo
 }
 /* In the lanes each of a window's cells is a vector of eight images: no deinterleaving, and the
  * cells go straight to their places. The maps come from memory (the first MNIST block's are 5 MB
- * at batch 200) and their loads stalled the kernel: each row is fetched PREFETCH_ROWS rows ahead,
- * the row pair after next (eight rows ahead was slower). The address is integer arithmetic: past
- * the last rows it points beyond the maps, which a prefetch may, a pointer may not. */
-#define PREFETCH_ROWS 4
+ * at batch 200) and their loads stalled the kernel, so it fetches the caller's next rows (pf)
+ * meanwhile. */
 TARGET_AVX2 static void unpool_bn_lanes_avx2(float *dx, size_t ld, const float *y, const float *g, int W,
-                                             const svdd__unpool_bn *p) {
+                                             const svdd__unpool_bn *p, const float *pf) {
     const float *r0 = y, *r1 = y + (size_t)W * 8;
     float *d0 = dx, *d1 = dx + ld;
-    const uintptr_t ahead = (uintptr_t)PREFETCH_ROWS * (uintptr_t)W * 8 * sizeof(float);
     for (int ox = 0; ox < W / 2; ox++) {
-        _mm_prefetch((const char *)((uintptr_t)(r0 + 16 * (size_t)ox) + ahead), _MM_HINT_T0);
-        _mm_prefetch((const char *)((uintptr_t)(r1 + 16 * (size_t)ox) + ahead), _MM_HINT_T0);
+        if (pf) {
+            _mm_prefetch((const char *)(pf + 16 * (size_t)ox), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)W * 8 + 16 * (size_t)ox), _MM_HINT_T0);
+        }
         const __m256 a = _mm256_loadu_ps(r0 + 16 * (size_t)ox), b = _mm256_loadu_ps(r0 + 16 * (size_t)ox + 8);
         const __m256 c = _mm256_loadu_ps(r1 + 16 * (size_t)ox), d = _mm256_loadu_ps(r1 + 16 * (size_t)ox + 8);
         __m256 k[4];
@@ -331,15 +329,16 @@ void svdd__maxpool2d_unpool_bn_rows(float *dx, const float *y, const float *g, i
 }
 
 void svdd__maxpool2d_unpool_bn_lanes(float *dx, size_t ld, const float *y, const float *g, int W,
-                                     const svdd__unpool_bn *p, int simd) {
+                                     const svdd__unpool_bn *p, const float *pf, int simd) {
 #if SVDD_POOL_AVX2
     if (simd) {
-        unpool_bn_lanes_avx2(dx, ld, y, g, W, p);
+        unpool_bn_lanes_avx2(dx, ld, y, g, W, p, pf);
         return;
     }
 #else
     (void)simd;
 #endif
+    (void)pf;
     for (int ox = 0; ox < W / 2; ox++)
         for (int l = 0; l < 8; l++) {
             const float *r0 = y + 16 * (size_t)ox + l, *r1 = r0 + (size_t)W * 8;
