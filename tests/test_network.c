@@ -480,7 +480,7 @@ static float *images_of(const svdd__layer *L, int B) {
     const size_t n = lsize_out(L);
     float *x = malloc((size_t)B * n * sizeof(float));
     assert_non_null(x);
-    svdd__lanes_to_images(x, L->out, B, n);
+    svdd__lanes_to_images(x, L->out, B, n, svdd__cpu_avx2_fma());
     return x;
 }
 
@@ -735,7 +735,7 @@ static void test_shared_buffers(void **state) {
  * cell) and the rounding of xhat * mean(dy xhat), on one, two and three threads, with and
  * without the input's gradient; and it ran: the blocks' leaky ReLU outputs are left as they
  * are, where layer by layer they are turned back. */
-static void check_block_backward(int B, int threads, int need_input_grad) {
+static void check_block_backward(int B, int threads, int need_input_grad, int lanes) {
     svdd_net *net[2];
     svdd_error err;
     const float *z[2];
@@ -749,6 +749,7 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
     for (int k = 0; k < 2; k++) {
         net[k] = make("mnist-lenet");
         net[k]->layer_by_layer = k;
+        net[k]->maps_in_images = !lanes; /* the one-pass backward over the images' own maps */
         assert_int_equal(svdd_net_set_threads(net[k], threads, &err), SVDD_OK);
         assert_int_equal(svdd__net_reserve(net[k], B, &err), SVDD_OK);
         assert_int_equal(svdd__stack_in_size(&net[k]->enc), D);
@@ -758,8 +759,8 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
         for (int i = 0; i + 3 < st->n; i++) {
             if (!svdd__block_backward_applies(&st->layers[i], B)) continue;
             assert_true(blocks[k] < 2);
-            /* the forward left the block's maps in the lanes, except layer by layer */
-            for (int j = 0; j < 3; j++) assert_int_equal(st->layers[i + j].lanes, !k);
+            /* the forward left the block's maps in the lanes where asked, never layer by layer */
+            for (int j = 0; j < 3; j++) assert_int_equal(st->layers[i + j].lanes, !k && lanes);
             assert_int_equal(st->layers[i + 3].lanes, 0);
             const size_t n = (size_t)B * lsize_out(&st->layers[i + 2]);
             at[blocks[k]] = i;
@@ -814,8 +815,8 @@ static void check_block_backward(int B, int threads, int need_input_grad) {
         const svdd__layer *L = &st->layers[i];
         if (!L->w_len) continue;
         const double d = rel_diff(net[0]->grads + L->w_off, net[1]->grads + L->w_off, L->w_len);
-        printf("  batch %d, %d thread%s: %s's weight gradient within %.2e (relative) of the layers'\n", B, threads,
-               threads > 1 ? "s" : "", L->name, d);
+        printf("  batch %d, %d thread%s, maps %s: %s's weight gradient within %.2e (relative) of the layers'\n", B,
+               threads, threads > 1 ? "s" : "", lanes ? "in the lanes" : "the images' own", L->name, d);
         assert_true(d <= 2e-6);
     }
     if (need_input_grad) {
@@ -871,10 +872,14 @@ static void test_block_backward(void **state) {
         printf("  no AVX2+FMA: the convolutions are off the lanes, the blocks go layer by layer\n");
         return;
     }
-    check_block_backward(64, 2, 1);
-    check_block_backward(200, 2, 0);
-    check_block_backward(64, 1, 0);
-    check_block_backward(16, 3, 1);
+    check_block_backward(64, 2, 1, 1);
+    check_block_backward(200, 2, 0, 1);
+    check_block_backward(64, 1, 0, 1);
+    check_block_backward(16, 3, 1, 1);
+    /* the one-pass backward where the maps stay in the images' layout (blocks whose pooled rows
+     * are longer than the lanes' pass takes) */
+    check_block_backward(64, 2, 1, 0);
+    check_block_backward(16, 1, 0, 0);
     check_block_fallback(64, 2);
     check_block_fallback(16, 1);
 }

@@ -309,6 +309,15 @@ void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int
         for (int l = 0; l < L8; l++) dst[(size_t)l * stride + q] = src[(size_t)q * L8 + l];
 }
 
+void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n, int simd) {
+    for (int b0 = 0; b0 + L8 <= B; b0 += L8)
+        for (size_t q = 0; q < n; q += 1024) {
+            /* (in pieces: svdd__lanes_scatter counts in int) */
+            const size_t m = n - q < 1024 ? n - q : 1024;
+            svdd__lanes_scatter(dst + (size_t)b0 * n + q, n, x + (size_t)b0 * n + q * L8, (int)m, simd);
+        }
+}
+
 void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, int C, int H, int W, int P, int simd) {
     const int Hp = H + 2 * P, Wp = W + 2 * P;
     for (int c = 0; c < C; c++)

@@ -94,6 +94,8 @@ void svdd__conv_lanes_forward(float *out, const float *xp, const float *w, int C
  * dst[l * stride + q] = src[q * 8 + l]. */
 void svdd__lanes_gather(float *dst, const float *src, size_t stride, int n, int simd);
 void svdd__lanes_scatter(float *dst, size_t stride, const float *src, int n, int simd);
+/* Whole groups of eight images out of the lanes: x (B/8, n, 8) to dst (B, n). */
+void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n, int simd);
 /* Eight (C, H, W) images, image l at inp + l * in_stride, into the lanes with padding P: xp8
  * (C, H + 2P, W + 2P, 8), only the inside written. */
 void svdd__lanes_gather_images(float *xp8, const float *inp, size_t in_stride, int C, int H, int W, int P, int simd);

@@ -37,6 +37,9 @@
 #define CHANNELS_MAX 64
 #define PREFETCH_PAIRS 2 /* pass 2 in the lanes: the row pairs ahead it fetches */
 
+/* batch norm's groups of images are the lanes' groups: a group's statistics read its lanes */
+_Static_assert(SVDD__BN_GROUP == SVDD__LANES8, "batch norm's groups are the lanes'");
+
 typedef struct block_call {
     const float *a;           /* (B, C, H, W) or in the lanes: the leaky ReLU's output, over batch norm's */
     const float *g;           /* (B, C, H/2, W/2): the pooling's output gradient */
@@ -138,7 +141,6 @@ int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, c
     double scratch[2 * CHANNELS_MAX];
     int R = BAND_MAX / W;
     R = (R < H ? R : H) & ~1;
-    if (act->lanes && !(conv->lanes && bn->lanes)) return 0; /* not reached: the forward sets all three */
     const block_call k = {.a = act->out, .g = g, .p = pool->out, .rstd = bn->rstd, .mdy = mdy, .mdyx = mdyx,
                           .sums = net->bn_stats, .slope = act->slope, .B = B, .C = C, .H = H, .W = W, .R = R,
                           .simd = svdd__cpu_avx2_fma()};
@@ -154,18 +156,8 @@ int svdd__block_backward(svdd_net *net, const svdd__layer *L, const float *in, c
 int svdd__block_lanes_applies(const svdd_net *net, const svdd__layer *L, int B) {
     const svdd__layer *bn = L + 1;
     const size_t maps = (size_t)SVDD__LANES8 * bn->in_c * bn->in_h * bn->in_w;
-    return !net->layer_by_layer && svdd__block_backward_applies(L, B) && bn->in_w / 2 <= SVDD__LANES_POOL_MAX &&
-           SVDD__BN_GROUP == SVDD__LANES8 && net->ws.size >= maps;
-}
-
-void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n) {
-    const int simd = svdd__cpu_avx2_fma();
-    for (int b0 = 0; b0 + SVDD__LANES8 <= B; b0 += SVDD__LANES8)
-        for (size_t q = 0; q < n; q += 1024) {
-            /* (in pieces: svdd__lanes_scatter counts in int) */
-            const size_t m = n - q < 1024 ? n - q : 1024;
-            svdd__lanes_scatter(dst + (size_t)b0 * n + q, n, x + (size_t)b0 * n + q * SVDD__LANES8, (int)m, simd);
-        }
+    return !net->layer_by_layer && !net->maps_in_images && svdd__block_backward_applies(L, B) &&
+           bn->in_w / 2 <= SVDD__LANES_POOL_MAX && net->ws.size >= maps;
 }
 
 void svdd__block_maps_to_images(svdd__layer *L, int B, float *scratch) {
@@ -173,7 +165,7 @@ void svdd__block_maps_to_images(svdd__layer *L, int B, float *scratch) {
     const size_t n = (size_t)act->out_c * act->out_h * act->out_w, group = n * SVDD__LANES8;
     for (int b0 = 0; b0 + SVDD__LANES8 <= B; b0 += SVDD__LANES8) {
         memcpy(scratch, act->out + (size_t)b0 * n, group * sizeof(float));
-        svdd__lanes_to_images(act->out + (size_t)b0 * n, scratch, SVDD__LANES8, n);
+        svdd__lanes_to_images(act->out + (size_t)b0 * n, scratch, SVDD__LANES8, n, svdd__cpu_avx2_fma());
     }
     L->lanes = L[1].lanes = act->lanes = 0;
 }

@@ -37,15 +37,21 @@ static inline void windows4(const float *r0, const float *r1, int ox, __m128 *a,
 }
 #endif
 
-/* Window ox, scalar: the index (0..3, row-major) of its winner; *m gets the winner's value. */
-static inline int winner(const float *r0, const float *r1, int ox, float *m) {
-    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+/* The window r0[0] r0[step] over r1[0] r1[step], scalar: the index (0..3, row-major) of its
+ * winner; *m gets the winner's value. */
+static inline int winner_at(const float *r0, const float *r1, size_t step, float *m) {
+    float a = r0[0], b = r0[step], c = r1[0], d = r1[step];
     int k = 0;
     *m = a;
     if (TAKES(b, *m)) *m = b, k = 1;
     if (TAKES(c, *m)) *m = c, k = 2;
     if (TAKES(d, *m)) *m = d, k = 3;
     return k;
+}
+
+/* Window ox of a row pair. */
+static inline int winner(const float *r0, const float *r1, int ox, float *m) {
+    return winner_at(r0 + 2 * ox, r1 + 2 * ox, 1, m);
 }
 
 /* What a pooled value becomes before it is stored (svdd__maxpool2d_row_post), as batch norm in
@@ -342,18 +348,14 @@ void svdd__maxpool2d_unpool_bn_lanes(float *dx, size_t ld, const float *y, const
     for (int ox = 0; ox < W / 2; ox++)
         for (int l = 0; l < 8; l++) {
             const float *r0 = y + 16 * (size_t)ox + l, *r1 = r0 + (size_t)W * 8;
-            const float a = r0[0], b = r0[8], c = r1[0], d = r1[8];
-            float m = a;
-            int k = 0;
-            if (TAKES(b, m)) m = b, k = 1;
-            if (TAKES(c, m)) m = c, k = 2;
-            if (TAKES(d, m)) k = 3;
+            float m;
+            const int k = winner_at(r0, r1, 8, &m);
             const float gv = g[8 * (size_t)ox + l];
             float *d0 = dx + 16 * (size_t)ox + l, *d1 = d0 + ld;
-            d0[0] = unpool_bn1(a, k == 0, gv, p);
-            d0[8] = unpool_bn1(b, k == 1, gv, p);
-            d1[0] = unpool_bn1(c, k == 2, gv, p);
-            d1[8] = unpool_bn1(d, k == 3, gv, p);
+            d0[0] = unpool_bn1(r0[0], k == 0, gv, p);
+            d0[8] = unpool_bn1(r0[8], k == 1, gv, p);
+            d1[0] = unpool_bn1(r1[0], k == 2, gv, p);
+            d1[8] = unpool_bn1(r1[8], k == 3, gv, p);
         }
 }
 
@@ -387,11 +389,7 @@ static void lanes_portable(float *dst, size_t ld, const float *x, int H, int W, 
                 float m;
                 if (pool) {
                     const float *r0 = x + ((size_t)2 * y * W + 2 * (size_t)ox) * 8 + l, *r1 = r0 + (size_t)W * 8;
-                    const float a = r0[0], b = r0[8], c = r1[0], d = r1[8];
-                    m = a;
-                    if (TAKES(b, m)) m = b;
-                    if (TAKES(c, m)) m = c;
-                    if (TAKES(d, m)) m = d;
+                    (void)winner_at(r0, r1, 8, &m);
                 } else {
                     m = x[((size_t)y * W + ox) * 8 + l];
                 }

@@ -98,6 +98,9 @@ struct svdd_net {
     size_t pool_one_round_extra;
     /* 1: the blocks of svdd__block_backward go layer by layer (the tests compare the two) */
     int layer_by_layer;
+    /* 1: such blocks keep their maps in the images' own layout, not in the lanes
+     * (svdd__block_lanes_applies; the tests compare the one-pass backward on both) */
+    int maps_in_images;
     svdd__workspace ws;
 };
 
@@ -162,8 +165,6 @@ int svdd__block_lanes_applies(const svdd_net *net, const svdd__layer *L, int B);
 /* The leaky ReLU's output of the block at L, in the lanes, to (B, C, H, W) in place; clears the
  * flags. scratch: 8 C H W floats. */
 void svdd__block_maps_to_images(svdd__layer *L, int B, float *scratch);
-/* x (B/8, n, 8) to dst (B, n): eight images' values at a time out of the lanes. */
-void svdd__lanes_to_images(float *dst, const float *x, int B, size_t n);
 
 /* Where a loss on the decoder's output writes its gradient for svdd__stack_backward: the start
  * of the gradient buffer, which nothing holds between a forward and the backward that follows
